@@ -1,0 +1,1 @@
+//! Benchmark harnesses: see README.md in this folder.

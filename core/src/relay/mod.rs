@@ -1,0 +1,13 @@
+//! Azure Relay Hybrid Connections, sans-IO.
+//!
+//! Wire facts come from `shared/specs/relay-hybrid-connections.md`. The building blocks:
+//! - [`sas`]: Shared Access Signature tokens (create, parse, validate) and the pluggable
+//!   [`sas::TokenValidator`].
+//! - [`address`]: listen / connect / accept / request URLs and `sb-hc-*` query filtering.
+//! - [`connection_string`]: Azure's `Endpoint=sb://…;SharedAccessKeyName=…` form.
+//! - [`message`]: control-channel JSON messages and the "body follows" framing.
+
+pub mod address;
+pub mod connection_string;
+pub mod message;
+pub mod sas;
