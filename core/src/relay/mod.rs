@@ -9,5 +9,6 @@
 
 pub mod address;
 pub mod connection_string;
+pub mod gateway;
 pub mod message;
 pub mod sas;
