@@ -265,32 +265,27 @@ pub enum MessageError {
 }
 
 impl ControlMessage {
-    /// Parses one text message. Unknown commands yield [`ControlMessage::Unknown`].
+    /// Parses one text message. Unknown commands yield [`ControlMessage::Unknown`]. Header
+    /// order is preserved (the body is read straight into the command, not via a map).
     pub fn parse(text: &str) -> Result<ControlMessage, MessageError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| MessageError::NotACommand(e.to_string()))?;
-        let serde_json::Value::Object(map) = value else {
-            return Err(MessageError::NotACommand("not an object".into()));
-        };
-        let Some((name, body)) = map.into_iter().next() else {
-            return Err(MessageError::NotACommand("empty object".into()));
-        };
-        fn read<T: serde::de::DeserializeOwned>(
-            command: &'static str,
-            body: serde_json::Value,
-        ) -> Result<T, MessageError> {
-            serde_json::from_value(body).map_err(|e| MessageError::Malformed {
-                command,
-                detail: e.to_string(),
+        serde_json::from_str::<Envelope>(text)
+            .map(|e| e.0)
+            .map_err(|e| {
+                // Tell a broken envelope from a known command with bad fields.
+                let command = match serde_json::from_str::<serde_json::Value>(text) {
+                    Ok(serde_json::Value::Object(map)) => {
+                        map.keys().next().and_then(|k| known_command(k))
+                    }
+                    _ => None,
+                };
+                match command {
+                    Some(command) => MessageError::Malformed {
+                        command,
+                        detail: e.to_string(),
+                    },
+                    None => MessageError::NotACommand(e.to_string()),
+                }
             })
-        }
-        Ok(match name.as_str() {
-            "accept" => ControlMessage::Accept(read("accept", body)?),
-            "request" => ControlMessage::Request(read("request", body)?),
-            "response" => ControlMessage::Response(read("response", body)?),
-            "renewToken" => ControlMessage::RenewToken(read("renewToken", body)?),
-            _ => ControlMessage::Unknown(name),
-        })
     }
 
     /// Serializes to the JSON text sent on the wire.
@@ -331,6 +326,49 @@ impl ControlMessage {
             ControlMessage::Response(r) => r.body,
             _ => false,
         }
+    }
+}
+
+fn known_command(name: &str) -> Option<&'static str> {
+    ["accept", "request", "response", "renewToken"]
+        .into_iter()
+        .find(|k| *k == name)
+}
+
+/// The `{"name": {...}}` envelope, read without an intermediate map.
+struct Envelope(ControlMessage);
+
+impl<'de> Deserialize<'de> for Envelope {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EnvelopeVisitor;
+        impl<'de> Visitor<'de> for EnvelopeVisitor {
+            type Value = Envelope;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object with one command")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+                let Some(name) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("empty object"));
+                };
+                let msg = match name.as_str() {
+                    "accept" => ControlMessage::Accept(map.next_value()?),
+                    "request" => ControlMessage::Request(map.next_value()?),
+                    "response" => ControlMessage::Response(map.next_value()?),
+                    "renewToken" => ControlMessage::RenewToken(map.next_value()?),
+                    _ => {
+                        map.next_value::<de::IgnoredAny>()?;
+                        ControlMessage::Unknown(name)
+                    }
+                };
+                // Extra keys after the command are ignored.
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Envelope(msg))
+            }
+        }
+        d.deserialize_map(EnvelopeVisitor)
     }
 }
 

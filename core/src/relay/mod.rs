@@ -10,5 +10,6 @@
 pub mod address;
 pub mod connection_string;
 pub mod gateway;
+pub mod listener;
 pub mod message;
 pub mod sas;

@@ -83,7 +83,7 @@ impl Default for Limits {
 }
 
 /// Everything a [`Gateway`](super::Gateway) needs besides its token validator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct GatewayConfig {
     /// The hybrid connections that exist; `None` means any name exists and requires sender auth.
     pub hybrid_connections: Option<Vec<HybridConnectionConfig>>,
@@ -98,16 +98,4 @@ pub struct GatewayConfig {
     /// Seed of the generator behind ids, rendezvous secrets and listener choice. Drivers
     /// seed it from OS entropy: accept addresses are bearer secrets.
     pub seed: u64,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        GatewayConfig {
-            hybrid_connections: None,
-            limits: Limits::default(),
-            public_base_url: None,
-            unix_origin_ms: 0,
-            seed: 0,
-        }
-    }
 }

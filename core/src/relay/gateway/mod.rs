@@ -403,16 +403,16 @@ impl Gateway {
                 ),
             );
         };
-        if self.requires_auth(&hc) {
-            if let Err(e) = self.authorize(
+        if self.requires_auth(&hc)
+            && let Err(e) = self.authorize(
                 now,
                 token.as_deref(),
                 &req.host,
                 &parsed.entity_path,
                 Rights::SEND,
-            ) {
-                return self.refuse(conn, e.http_status(), e.description());
-            }
+            )
+        {
+            return self.refuse(conn, e.http_status(), e.description());
         }
         let Some(state) = self
             .connections
@@ -933,35 +933,34 @@ impl Gateway {
     pub fn handle_disconnect(&mut self, _now: Instant, conn: ConnId) {
         match self.conns.remove(&conn) {
             Some(ConnState::HeldSender { accept }) => {
-                if let Some(p) = self.accepts.remove(&accept) {
-                    if let Some(h) = self.connections.get_mut(&p.hc) {
-                        h.pending_accepts = h.pending_accepts.saturating_sub(1);
-                    }
+                if let Some(p) = self.accepts.remove(&accept)
+                    && let Some(h) = self.connections.get_mut(&p.hc)
+                {
+                    h.pending_accepts = h.pending_accepts.saturating_sub(1);
                 }
             }
             Some(ConnState::Listener(l)) => self.forget_listener(conn, &l),
-            Some(ConnState::Rendezvous { request, phase }) => {
-                if phase != RendezvousPhase::Done {
-                    self.abort_request(
-                        &request,
-                        "the listener's rendezvous closed before the response ended",
-                    );
-                }
+            Some(ConnState::Rendezvous { request, phase }) if phase != RendezvousPhase::Done => {
+                self.abort_request(
+                    &request,
+                    "the listener's rendezvous closed before the response ended",
+                );
             }
+            Some(ConnState::Rendezvous { .. }) => {}
             Some(ConnState::HttpSender { request }) => {
-                if let Some(r) = self.requests.remove(&request) {
-                    if let Some(rv) = r.rendezvous {
-                        if let Some(ConnState::Rendezvous { phase, .. }) = self.conns.get_mut(&rv) {
-                            *phase = RendezvousPhase::Done;
-                        }
-                        self.send(
-                            rv,
-                            WsOut::Close {
-                                code: 1001,
-                                reason: "sender gone".into(),
-                            },
-                        );
+                if let Some(r) = self.requests.remove(&request)
+                    && let Some(rv) = r.rendezvous
+                {
+                    if let Some(ConnState::Rendezvous { phase, .. }) = self.conns.get_mut(&rv) {
+                        *phase = RendezvousPhase::Done;
                     }
+                    self.send(
+                        rv,
+                        WsOut::Close {
+                            code: 1001,
+                            reason: "sender gone".into(),
+                        },
+                    );
                 }
             }
             None => {}

@@ -603,8 +603,10 @@ fn http_without_listener_and_on_hc_endpoint() {
 
 #[test]
 fn response_deadline_gives_504_and_late_response_is_ignored() {
-    let mut limits = Limits::default();
-    limits.response_timeout = Duration::from_secs(5);
+    let limits = Limits {
+        response_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
     let mut g = gateway_with(limits, Some(vec![HybridConnectionConfig::new("hc1")]));
     listen(&mut g, Instant(0), 1, "L");
     let tok = token("root", "hc1", 600);
@@ -827,8 +829,10 @@ fn rendezvous_closing_early_aborts_or_fails() {
 
 #[test]
 fn renew_token_extends_and_expiry_closes_1008() {
-    let mut limits = Limits::default();
-    limits.token_expiry_grace_secs = 0;
+    let limits = Limits {
+        token_expiry_grace_secs: 0,
+        ..Default::default()
+    };
     let mut g = gateway_with(limits, Some(vec![HybridConnectionConfig::new("hc1")]));
     for conn in [1, 2] {
         let tok = token("root", "hc1", 10);
