@@ -1,0 +1,377 @@
+//! WebSockets on async byte streams, driven by the sans-IO [`interlink_core::ws`] codec.
+//!
+//! Three pieces:
+//! - [`drive`]: the one driver loop (read → feed → drain events → write transmits) that runs
+//!   a [`Connection`] on a stream, taking [`WsCommand`]s and emitting [`DriverEvent`]s through
+//!   channels. The gateway and the listener run their control channels on it.
+//! - [`WebSocket`]: an application-facing handle on top of [`drive`] (send, receive, close).
+//! - [`forward_frames`]: the relay's data path: frames of two client connections forwarded
+//!   to each other frame by frame, unmasked, without assembling messages, with close codes and
+//!   half-close passed through.
+
+use bytes::{Bytes, BytesMut};
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_lite::future;
+use interlink_core::ws::{
+    Connection, ConnectionConfig, Event, FrameDecoder, FrameItem, FrameLimits, Message, OpCode,
+    Role,
+};
+use std::time::Duration;
+
+/// Read buffer size of drivers and forwarders.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Something to send on a driven WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsCommand {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+    /// One frame of a message being streamed.
+    Fragment {
+        /// Text or Binary.
+        opcode: OpCode,
+        /// Payload.
+        data: Bytes,
+        /// First frame of the message.
+        first: bool,
+        /// Last frame of the message.
+        fin: bool,
+    },
+    /// A ping.
+    Ping(Bytes),
+    /// Start (or answer) the close handshake.
+    Close {
+        /// Close code.
+        code: u16,
+        /// Reason.
+        reason: String,
+    },
+}
+
+/// What a [`drive`] loop reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriverEvent {
+    /// An event of the WebSocket.
+    Ws(Event),
+    /// The WebSocket is finished (handshake done, socket closed, or an error); always last.
+    Ended {
+        /// What went wrong, if anything.
+        error: Option<String>,
+    },
+}
+
+/// Settings of a [`drive`] loop.
+#[derive(Debug, Clone, Copy)]
+pub struct DriveOptions {
+    /// Answer the peer's Close with the same code automatically (applications), or leave it
+    /// to the caller (the gateway, which decides itself).
+    pub echo_close: bool,
+    /// How long to wait for the peer's Close after ours before dropping the socket.
+    pub close_linger: Duration,
+}
+
+impl Default for DriveOptions {
+    fn default() -> Self {
+        DriveOptions { echo_close: true, close_linger: Duration::from_secs(5) }
+    }
+}
+
+enum Wake {
+    Read(std::io::Result<usize>),
+    Command(Option<WsCommand>),
+    Linger,
+}
+
+fn apply(conn: &mut Connection, cmd: WsCommand) -> Result<(), String> {
+    let r = match cmd {
+        WsCommand::Text(t) => conn.send_text(&t),
+        WsCommand::Binary(b) => conn.send_binary(&b),
+        WsCommand::Fragment { opcode, data, first, fin } => conn.send_fragment(opcode, &data, first, fin),
+        WsCommand::Ping(b) => conn.send_ping(&b),
+        WsCommand::Close { code, reason } => conn.close(code, &reason),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+/// Runs `conn` on `stream` until the close handshake ends or the socket fails. Bytes already
+/// read past the HTTP head go in `leftover`. Commands come from `commands` (the handle being
+/// dropped closes with 1000); events go to `events`, each wrapped by `wrap`, ending with
+/// [`DriverEvent::Ended`]. Sending on `events` waits when the channel is full (backpressure
+/// on the peer).
+pub async fn drive<S, T>(
+    stream: S,
+    leftover: &[u8],
+    mut conn: Connection,
+    commands: async_channel::Receiver<WsCommand>,
+    events: async_channel::Sender<T>,
+    wrap: impl Fn(DriverEvent) -> T,
+    options: DriveOptions,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut reader, mut writer) = stream.split();
+    let mut scratch = vec![0u8; READ_CHUNK];
+    let mut commands_open = true;
+    let mut close_started: Option<std::time::Instant> = None;
+    if !leftover.is_empty() {
+        conn.handle_input(leftover);
+    }
+    let error = 'run: loop {
+        loop {
+            match conn.poll_event() {
+                Ok(Some(ev)) => {
+                    if let Event::Close(frame) = &ev
+                        && options.echo_close
+                        && conn.state() == interlink_core::ws::State::CloseReceived
+                    {
+                        let code = frame.as_ref().map(|f| f.code).filter(|c| interlink_core::ws::close_code::is_sendable(*c));
+                        let _ = match code {
+                            Some(c) => conn.close(c, ""),
+                            None => conn.close_without_status(),
+                        };
+                    }
+                    let _ = events.send(wrap(DriverEvent::Ws(ev))).await;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The connection queued its Close with the error's code; flush it below.
+                    while let Some(b) = conn.poll_transmit() {
+                        if writer.write_all(&b).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = writer.flush().await;
+                    break 'run Some(e.to_string());
+                }
+            }
+        }
+        while let Some(b) = conn.poll_transmit() {
+            if let Err(e) = writer.write_all(&b).await {
+                break 'run Some(e.to_string());
+            }
+        }
+        if let Err(e) = writer.flush().await {
+            break 'run Some(e.to_string());
+        }
+        if conn.is_closed() {
+            break None;
+        }
+        if conn.state() == interlink_core::ws::State::CloseSent && close_started.is_none() {
+            close_started = Some(std::time::Instant::now());
+        }
+        let read = async { Wake::Read(reader.read(&mut scratch).await) };
+        let command = async {
+            if commands_open {
+                Wake::Command(commands.recv().await.ok())
+            } else {
+                future::pending().await
+            }
+        };
+        let linger = async {
+            match close_started {
+                Some(t) => {
+                    async_io::Timer::at(t + options.close_linger).await;
+                    Wake::Linger
+                }
+                None => future::pending().await,
+            }
+        };
+        match future::or(read, future::or(command, linger)).await {
+            Wake::Read(Ok(0)) => break Some("connection closed without a Close frame".into()),
+            Wake::Read(Ok(n)) => conn.handle_input(&scratch[..n]),
+            Wake::Read(Err(e)) => break Some(e.to_string()),
+            Wake::Command(Some(cmd)) => {
+                if let Err(e) = apply(&mut conn, cmd) {
+                    tracing::debug!("websocket command refused: {e}");
+                }
+            }
+            Wake::Command(None) => {
+                commands_open = false;
+                if conn.state() == interlink_core::ws::State::Open
+                    || conn.state() == interlink_core::ws::State::CloseReceived
+                {
+                    let _ = conn.close(1000, "");
+                }
+            }
+            Wake::Linger => break Some("the peer did not answer our Close in time".into()),
+        }
+    };
+    let _ = writer.close().await;
+    let _ = events.send(wrap(DriverEvent::Ended { error })).await;
+}
+
+/// An application's WebSocket: a cloneable sending side and a receiving side, backed by a
+/// [`drive`] task on smol's global executor.
+///
+/// Received Close frames are answered with the same code. Dropping every clone closes the
+/// socket with 1000.
+#[derive(Clone)]
+pub struct WebSocket {
+    commands: async_channel::Sender<WsCommand>,
+    events: async_channel::Receiver<DriverEvent>,
+    protocol: Option<String>,
+}
+
+/// Why a WebSocket operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WsError {
+    /// The connection is closed.
+    #[error("the WebSocket is closed")]
+    Closed,
+}
+
+/// What [`WebSocket::recv`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A message.
+    Message(Message),
+    /// The peer closed with this code (`None`: no status) and reason.
+    Closed(Option<u16>, String),
+}
+
+impl WebSocket {
+    /// Starts a WebSocket on `stream` (after the HTTP upgrade; `leftover` are bytes already
+    /// read past the head). `role` is our side. `protocol` is the negotiated subprotocol.
+    pub fn start<S>(stream: S, leftover: &[u8], role: Role, protocol: Option<String>) -> WebSocket
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (ctx, crx) = async_channel::bounded(64);
+        let (etx, erx) = async_channel::bounded(64);
+        let conn = Connection::new(ConnectionConfig::new(role), fastrand::u64(..));
+        let leftover = leftover.to_vec();
+        smol::spawn(async move {
+            drive(stream, &leftover, conn, crx, etx, |e| e, DriveOptions::default()).await;
+        })
+        .detach();
+        WebSocket { commands: ctx, events: erx, protocol }
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&self, text: impl Into<String>) -> Result<(), WsError> {
+        self.commands.send(WsCommand::Text(text.into())).await.map_err(|_| WsError::Closed)
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), WsError> {
+        self.commands.send(WsCommand::Binary(data.into())).await.map_err(|_| WsError::Closed)
+    }
+
+    /// Sends any command (fragments, pings).
+    pub async fn send(&self, cmd: WsCommand) -> Result<(), WsError> {
+        self.commands.send(cmd).await.map_err(|_| WsError::Closed)
+    }
+
+    /// Starts the close handshake.
+    pub async fn close(&self, code: u16, reason: &str) -> Result<(), WsError> {
+        self.send(WsCommand::Close { code, reason: reason.into() }).await
+    }
+
+    /// The next message, or the peer's Close; `None` once the connection has ended.
+    pub async fn recv(&self) -> Option<Received> {
+        loop {
+            match self.events.recv().await.ok()? {
+                DriverEvent::Ws(Event::Message(m)) => return Some(Received::Message(m)),
+                DriverEvent::Ws(Event::Close(f)) => {
+                    return Some(match f {
+                        Some(f) => Received::Closed(Some(f.code), f.reason),
+                        None => Received::Closed(None, String::new()),
+                    });
+                }
+                DriverEvent::Ws(_) => continue,
+                DriverEvent::Ended { .. } => return None,
+            }
+        }
+    }
+}
+
+/// How one direction of a forwarded pair ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirectionEnd {
+    /// A Close frame passed; this direction carries nothing more.
+    CloseForwarded,
+    /// The reading socket ended or failed, or the writing one failed.
+    Broken,
+}
+
+async fn pump<R, W>(mut reader: R, leftover: BytesMut, mut writer: W) -> DirectionEnd
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut decoder = FrameDecoder::new(Role::Server, FrameLimits::unlimited());
+    let mut input = leftover;
+    let mut out = BytesMut::with_capacity(READ_CHUNK + 16);
+    let mut scratch = vec![0u8; READ_CHUNK];
+    let mut in_close = false;
+    loop {
+        loop {
+            match decoder.decode(&mut input) {
+                Ok(Some(FrameItem::Header(h))) => {
+                    in_close = h.opcode == OpCode::Close;
+                    h.with_mask(None).encode(&mut out);
+                }
+                Ok(Some(FrameItem::Payload(p))) => out.extend_from_slice(&p),
+                Ok(Some(FrameItem::FrameEnd)) if in_close => {
+                    let ok = writer.write_all(&out).await.is_ok() && writer.flush().await.is_ok();
+                    return if ok { DirectionEnd::CloseForwarded } else { DirectionEnd::Broken };
+                }
+                Ok(Some(FrameItem::FrameEnd)) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!("forwarded websocket broke the protocol: {e}");
+                    return DirectionEnd::Broken;
+                }
+            }
+        }
+        if !out.is_empty() {
+            if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
+                return DirectionEnd::Broken;
+            }
+            out.clear();
+        }
+        match reader.read(&mut scratch).await {
+            Ok(0) | Err(_) => return DirectionEnd::Broken,
+            Ok(n) => input.extend_from_slice(&scratch[..n]),
+        }
+    }
+}
+
+/// Forwards WebSocket frames between two client connections (`a` and `b`, both masking
+/// toward us) until both Close frames have passed or either socket drops. Frames go out
+/// unmasked with their opcode, FIN bit and payload unchanged; message boundaries and
+/// fragmentation are preserved, payloads are never assembled. After the first Close passes,
+/// the other side may go on sending (half-close) for at most `linger`.
+pub async fn forward_frames<A, B>(a: A, a_leftover: BytesMut, b: B, b_leftover: BytesMut, linger: Duration)
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let (ar, aw) = a.split();
+    let (br, bw) = b.split();
+    let a_to_b = std::pin::pin!(pump(ar, a_leftover, bw));
+    let b_to_a = std::pin::pin!(pump(br, b_leftover, aw));
+    let rest = match futures::future::select(a_to_b, b_to_a).await {
+        futures::future::Either::Left((end, other)) => (end, futures::future::Either::Left(other)),
+        futures::future::Either::Right((end, other)) => (end, futures::future::Either::Right(other)),
+    };
+    if let (DirectionEnd::CloseForwarded, other) = rest {
+        let other = async {
+            match other {
+                futures::future::Either::Left(f) => f.await,
+                futures::future::Either::Right(f) => f.await,
+            };
+        };
+        future::or(other, async {
+            async_io::Timer::after(linger).await;
+        })
+        .await;
+    }
+}
