@@ -10,4 +10,5 @@
 //! - [`relay`]: the Hybrid Connections gateway server, listener and sender.
 
 pub mod net;
+pub mod relay;
 pub mod ws;

@@ -22,7 +22,7 @@ use std::time::Duration;
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Something to send on a driven WebSocket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum WsCommand {
     /// A text message.
     Text(String),
@@ -41,6 +41,14 @@ pub enum WsCommand {
     },
     /// A ping.
     Ping(Bytes),
+    /// Stream one message from `chunks`, each chunk one frame; the channel closing ends the
+    /// message with a FIN frame (empty if need be). Other commands wait until it ends.
+    StreamFrom {
+        /// Text or Binary.
+        opcode: OpCode,
+        /// The pieces.
+        chunks: async_channel::Receiver<Bytes>,
+    },
     /// Start (or answer) the close handshake.
     Close {
         /// Close code.
@@ -74,21 +82,49 @@ pub struct DriveOptions {
 
 impl Default for DriveOptions {
     fn default() -> Self {
-        DriveOptions { echo_close: true, close_linger: Duration::from_secs(5) }
+        DriveOptions {
+            echo_close: true,
+            close_linger: Duration::from_secs(5),
+        }
     }
 }
 
 enum Wake {
     Read(std::io::Result<usize>),
     Command(Option<WsCommand>),
+    Chunk(Option<Bytes>),
     Linger,
 }
 
-fn apply(conn: &mut Connection, cmd: WsCommand) -> Result<(), String> {
+/// A message being streamed from a channel.
+struct Streaming {
+    opcode: OpCode,
+    chunks: async_channel::Receiver<Bytes>,
+    first: bool,
+}
+
+fn apply(
+    conn: &mut Connection,
+    cmd: WsCommand,
+    streaming: &mut Option<Streaming>,
+) -> Result<(), String> {
     let r = match cmd {
+        WsCommand::StreamFrom { opcode, chunks } => {
+            *streaming = Some(Streaming {
+                opcode,
+                chunks,
+                first: true,
+            });
+            Ok(())
+        }
         WsCommand::Text(t) => conn.send_text(&t),
         WsCommand::Binary(b) => conn.send_binary(&b),
-        WsCommand::Fragment { opcode, data, first, fin } => conn.send_fragment(opcode, &data, first, fin),
+        WsCommand::Fragment {
+            opcode,
+            data,
+            first,
+            fin,
+        } => conn.send_fragment(opcode, &data, first, fin),
         WsCommand::Ping(b) => conn.send_ping(&b),
         WsCommand::Close { code, reason } => conn.close(code, &reason),
     };
@@ -115,6 +151,7 @@ pub async fn drive<S, T>(
     let mut scratch = vec![0u8; READ_CHUNK];
     let mut commands_open = true;
     let mut close_started: Option<std::time::Instant> = None;
+    let mut streaming: Option<Streaming> = None;
     if !leftover.is_empty() {
         conn.handle_input(leftover);
     }
@@ -126,7 +163,10 @@ pub async fn drive<S, T>(
                         && options.echo_close
                         && conn.state() == interlink_core::ws::State::CloseReceived
                     {
-                        let code = frame.as_ref().map(|f| f.code).filter(|c| interlink_core::ws::close_code::is_sendable(*c));
+                        let code = frame
+                            .as_ref()
+                            .map(|f| f.code)
+                            .filter(|c| interlink_core::ws::close_code::is_sendable(*c));
                         let _ = match code {
                             Some(c) => conn.close(c, ""),
                             None => conn.close_without_status(),
@@ -162,8 +202,14 @@ pub async fn drive<S, T>(
             close_started = Some(std::time::Instant::now());
         }
         let read = async { Wake::Read(reader.read(&mut scratch).await) };
+        let chunk = async {
+            match &streaming {
+                Some(s) => Wake::Chunk(s.chunks.recv().await.ok()),
+                None => future::pending().await,
+            }
+        };
         let command = async {
-            if commands_open {
+            if commands_open && streaming.is_none() {
                 Wake::Command(commands.recv().await.ok())
             } else {
                 future::pending().await
@@ -178,12 +224,26 @@ pub async fn drive<S, T>(
                 None => future::pending().await,
             }
         };
-        match future::or(read, future::or(command, linger)).await {
+        match future::or(read, future::or(chunk, future::or(command, linger))).await {
+            Wake::Chunk(piece) => {
+                let s = streaming.as_mut().expect("chunk only while streaming");
+                let fin = piece.is_none();
+                let data = piece.unwrap_or_default();
+                if let Err(e) = conn.send_fragment(s.opcode, &data, s.first, fin) {
+                    tracing::debug!("streamed websocket message refused: {e}");
+                    streaming = None;
+                } else {
+                    s.first = false;
+                    if fin {
+                        streaming = None;
+                    }
+                }
+            }
             Wake::Read(Ok(0)) => break Some("connection closed without a Close frame".into()),
             Wake::Read(Ok(n)) => conn.handle_input(&scratch[..n]),
             Wake::Read(Err(e)) => break Some(e.to_string()),
             Wake::Command(Some(cmd)) => {
-                if let Err(e) = apply(&mut conn, cmd) {
+                if let Err(e) = apply(&mut conn, cmd, &mut streaming) {
                     tracing::debug!("websocket command refused: {e}");
                 }
             }
@@ -243,10 +303,23 @@ impl WebSocket {
         let conn = Connection::new(ConnectionConfig::new(role), fastrand::u64(..));
         let leftover = leftover.to_vec();
         smol::spawn(async move {
-            drive(stream, &leftover, conn, crx, etx, |e| e, DriveOptions::default()).await;
+            drive(
+                stream,
+                &leftover,
+                conn,
+                crx,
+                etx,
+                |e| e,
+                DriveOptions::default(),
+            )
+            .await;
         })
         .detach();
-        WebSocket { commands: ctx, events: erx, protocol }
+        WebSocket {
+            commands: ctx,
+            events: erx,
+            protocol,
+        }
     }
 
     /// The subprotocol agreed in the handshake.
@@ -256,12 +329,18 @@ impl WebSocket {
 
     /// Sends a text message.
     pub async fn send_text(&self, text: impl Into<String>) -> Result<(), WsError> {
-        self.commands.send(WsCommand::Text(text.into())).await.map_err(|_| WsError::Closed)
+        self.commands
+            .send(WsCommand::Text(text.into()))
+            .await
+            .map_err(|_| WsError::Closed)
     }
 
     /// Sends a binary message.
     pub async fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), WsError> {
-        self.commands.send(WsCommand::Binary(data.into())).await.map_err(|_| WsError::Closed)
+        self.commands
+            .send(WsCommand::Binary(data.into()))
+            .await
+            .map_err(|_| WsError::Closed)
     }
 
     /// Sends any command (fragments, pings).
@@ -271,7 +350,11 @@ impl WebSocket {
 
     /// Starts the close handshake.
     pub async fn close(&self, code: u16, reason: &str) -> Result<(), WsError> {
-        self.send(WsCommand::Close { code, reason: reason.into() }).await
+        self.send(WsCommand::Close {
+            code,
+            reason: reason.into(),
+        })
+        .await
     }
 
     /// The next message, or the peer's Close; `None` once the connection has ended.
@@ -321,7 +404,11 @@ where
                 Ok(Some(FrameItem::Payload(p))) => out.extend_from_slice(&p),
                 Ok(Some(FrameItem::FrameEnd)) if in_close => {
                     let ok = writer.write_all(&out).await.is_ok() && writer.flush().await.is_ok();
-                    return if ok { DirectionEnd::CloseForwarded } else { DirectionEnd::Broken };
+                    return if ok {
+                        DirectionEnd::CloseForwarded
+                    } else {
+                        DirectionEnd::Broken
+                    };
                 }
                 Ok(Some(FrameItem::FrameEnd)) => {}
                 Ok(None) => break,
@@ -349,8 +436,13 @@ where
 /// unmasked with their opcode, FIN bit and payload unchanged; message boundaries and
 /// fragmentation are preserved, payloads are never assembled. After the first Close passes,
 /// the other side may go on sending (half-close) for at most `linger`.
-pub async fn forward_frames<A, B>(a: A, a_leftover: BytesMut, b: B, b_leftover: BytesMut, linger: Duration)
-where
+pub async fn forward_frames<A, B>(
+    a: A,
+    a_leftover: BytesMut,
+    b: B,
+    b_leftover: BytesMut,
+    linger: Duration,
+) where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
@@ -360,7 +452,9 @@ where
     let b_to_a = std::pin::pin!(pump(br, b_leftover, aw));
     let rest = match futures::future::select(a_to_b, b_to_a).await {
         futures::future::Either::Left((end, other)) => (end, futures::future::Either::Left(other)),
-        futures::future::Either::Right((end, other)) => (end, futures::future::Either::Right(other)),
+        futures::future::Either::Right((end, other)) => {
+            (end, futures::future::Either::Right(other))
+        }
     };
     if let (DirectionEnd::CloseForwarded, other) = rest {
         let other = async {
