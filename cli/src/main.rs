@@ -1,1 +1,61 @@
-fn main() {}
+//! `interlink`: the relay gateway, a listener that exposes a local service, a curl-like
+//! sender, and a self-contained demo.
+
+mod gateway_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// interlink — reach services behind firewalls through a relay (Azure Relay Hybrid
+/// Connections compatible).
+#[derive(Parser, Debug)]
+#[command(name = "interlink", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the relay gateway (listeners connect out to it; senders reach them through it).
+    Gateway(gateway_cmd::GatewayArgs),
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_shutdown() {
+    let (tx, rx) = async_channel::bounded::<()>(1);
+    let _ = ctrlc_hook(tx);
+    let _ = rx.recv().await;
+}
+
+fn ctrlc_hook(tx: async_channel::Sender<()>) -> std::io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let _ = tx.try_send(());
+        }
+    });
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("INTERLINK_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let result = smol::block_on(async {
+        match cli.command {
+            Command::Gateway(args) => gateway_cmd::run(args).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("interlink: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1078,14 +1078,7 @@ impl Gateway {
         let Some(ConnState::Listener(l)) = self.conns.get(&conn) else {
             return;
         };
-        let token = percent_encoding::percent_decode_str(raw)
-            .decode_utf8_lossy()
-            .into_owned();
-        let token = if token.starts_with("SharedAccessSignature") {
-            token
-        } else {
-            raw.to_string()
-        };
+        let token = crate::relay::sas::normalize_token(raw).into_owned();
         let host = l.base_url.split("://").nth(1).unwrap_or("").to_string();
         let entity = l.entity_path.clone();
         match self.authorize(now, Some(&token), &host, &entity, Rights::LISTEN) {

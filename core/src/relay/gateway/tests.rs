@@ -855,6 +855,14 @@ fn renew_token_extends_and_expiry_closes_1008() {
         &format!(r#"{{"renewToken":{{"token":"{fresh}"}}}}"#),
     );
     assert!(drain(&mut g).is_empty(), "renewal is silent");
+    // The usual form: the token as it goes in a header.
+    let plain = token("root", "hc1", 100);
+    g.handle_text(
+        Instant(5_500),
+        ConnId(1),
+        &format!(r#"{{"renewToken":{{"token":"{plain}"}}}}"#),
+    );
+    assert!(drain(&mut g).is_empty(), "a plain renewal is accepted");
     g.handle_timeout(Instant(10_000));
     let out = drain(&mut g);
     assert_eq!(
