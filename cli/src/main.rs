@@ -1,6 +1,8 @@
 //! `interlink`: the relay gateway, a listener that exposes a local service, a curl-like
 //! sender, and a self-contained demo.
 
+mod client_cmd;
+mod demo_cmd;
 mod gateway_cmd;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +20,13 @@ struct Cli {
 enum Command {
     /// Serve the relay gateway (listeners connect out to it; senders reach them through it).
     Gateway(gateway_cmd::GatewayArgs),
+    /// Listen on a hybrid connection and forward its HTTP and WebSocket traffic to a local
+    /// service.
+    Expose(client_cmd::ExposeArgs),
+    /// Send an HTTP request through the relay (curl-like); the body goes to stdout.
+    Send(client_cmd::SendArgs),
+    /// Run a gateway, a listener and senders on 127.0.0.1 and show them working.
+    Demo,
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -51,11 +60,17 @@ fn main() {
         .init();
     let result = smol::block_on(async {
         match cli.command {
-            Command::Gateway(args) => gateway_cmd::run(args).await,
+            Command::Gateway(args) => gateway_cmd::run(args).await.map(|()| 0),
+            Command::Expose(args) => client_cmd::expose(args).await.map(|()| 0),
+            Command::Send(args) => client_cmd::send(args).await,
+            Command::Demo => demo_cmd::run().await.map(|()| 0),
         }
     });
-    if let Err(e) = result {
-        eprintln!("interlink: {e:#}");
-        std::process::exit(1);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("interlink: {e:#}");
+            std::process::exit(1);
+        }
     }
 }
