@@ -18,3 +18,6 @@
 pub mod relay;
 pub mod time;
 pub mod ws;
+
+#[cfg(test)]
+mod robustness_tests;

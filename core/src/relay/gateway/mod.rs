@@ -296,6 +296,7 @@ impl Gateway {
     /// [`Output::Upgrade`] or [`Output::Refuse`], now or later (a sender's upgrade is held
     /// until a listener opens the rendezvous).
     pub fn handle_upgrade(&mut self, now: Instant, conn: ConnId, req: UpgradeRequest) {
+        self.forget_reused(now, conn);
         if !req.path.starts_with("/$hc/") {
             return self.refuse(conn, 404, "Not Found: WebSocket requests go to /$hc/{path}");
         }
@@ -583,6 +584,7 @@ impl Gateway {
     /// A sender's plain HTTP request arrived on connection `conn`. The gateway answers with
     /// [`Output::HttpResponse`] (now for errors, later with the listener's response).
     pub fn handle_http_request(&mut self, now: Instant, conn: ConnId, req: HttpRequest) {
+        self.forget_reused(now, conn);
         let http_error = |status: u16, text: String| Output::HttpResponse {
             conn,
             status,
@@ -994,6 +996,14 @@ impl Gateway {
     }
 
     // ----- internals ------------------------------------------------------------------
+
+    /// Connection ids must be unique while a connection lives; if a driver reuses one, the
+    /// old use ends first so the bookkeeping stays consistent.
+    fn forget_reused(&mut self, now: Instant, conn: ConnId) {
+        if self.conns.contains_key(&conn) {
+            self.handle_disconnect(now, conn);
+        }
+    }
 
     fn request_timer(&mut self, now: Instant, id: &str) {
         let Some(req) = self.requests.get(id) else {
