@@ -177,12 +177,11 @@ pub async fn send(args: SendArgs) -> Result<i32> {
     let status = response.status();
     let mut out = std::io::stdout().lock();
     if args.include {
-        writeln!(
-            out,
-            "HTTP/1.1 {} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        )?;
+        let reason = match response.extensions().get::<hyper::ext::ReasonPhrase>() {
+            Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
+            None => status.canonical_reason().unwrap_or("").to_string(),
+        };
+        writeln!(out, "HTTP/1.1 {} {}", status.as_u16(), reason)?;
         for (n, v) in response.headers() {
             writeln!(out, "{}: {}", n, String::from_utf8_lossy(v.as_bytes()))?;
         }

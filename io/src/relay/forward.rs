@@ -189,34 +189,40 @@ fn text_response(status: u16, text: &'static str) -> http::Response<Body> {
 /// WebSockets are bridged to `ws://host:port[/prefix]{path}` with the sender's subprotocols,
 /// frames both ways and close codes mirrored. Replaces the listener's HTTP handler and takes
 /// over its accepts. Runs until the listener stops (close it through a clone).
-pub async fn forward(
+///
+/// `target` is read before the returned future is first polled, so the future borrows
+/// nothing and can be spawned; a bad `target` makes it fail at once.
+pub fn forward(
     listener: RelayListener,
     target: &str,
     tls: ClientTls,
-) -> Result<(), RelayError> {
-    let fwd = Arc::new(Forwarder::new(target, tls)?);
-    let relay_tls = listener.options().tls.clone();
-    let limit = listener.options().accept_timeout;
-    let events = listener.subscribe();
-    {
-        let fwd = fwd.clone();
-        listener.set_http_handler(move |req| {
+) -> impl Future<Output = Result<(), RelayError>> + Send + 'static {
+    let fwd = Forwarder::new(target, tls).map(Arc::new);
+    async move {
+        let fwd = fwd?;
+        let relay_tls = listener.options().tls.clone();
+        let limit = listener.options().accept_timeout;
+        let events = listener.subscribe();
+        {
             let fwd = fwd.clone();
-            async move { fwd.http(req).await }
-        });
-    }
-    listener.set_accept_handler(Arc::new(move |accept| {
-        let fwd = fwd.clone();
-        let relay_tls = relay_tls.clone();
-        Box::pin(async move { fwd.websocket(accept, relay_tls, limit).await })
-    }));
-    while !listener.is_stopped() {
-        match events.recv().await {
-            Ok(ListenerEvent::Stopped { .. }) | Err(_) => break,
-            Ok(_) => {}
+            listener.set_http_handler(move |req| {
+                let fwd = fwd.clone();
+                async move { fwd.http(req).await }
+            });
         }
+        listener.set_accept_handler(Arc::new(move |accept| {
+            let fwd = fwd.clone();
+            let relay_tls = relay_tls.clone();
+            Box::pin(async move { fwd.websocket(accept, relay_tls, limit).await })
+        }));
+        while !listener.is_stopped() {
+            match events.recv().await {
+                Ok(ListenerEvent::Stopped { .. }) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 // ----- the frame pump -------------------------------------------------------------------

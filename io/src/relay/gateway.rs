@@ -30,6 +30,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+/// How long upgraded connections get to finish after a shutdown began.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 /// Settings of a [`GatewayServer`].
 #[derive(Debug, Clone)]
 pub struct GatewayOptions {
@@ -147,6 +150,9 @@ struct Inner {
     origin: std::time::Instant,
     next_id: AtomicU64,
     timer_kick: async_channel::Sender<()>,
+    /// Closed (never sent on) when the server shuts down: upgraded connections end then.
+    closing: async_channel::Receiver<()>,
+    closing_tx: Mutex<Option<async_channel::Sender<()>>>,
     control_body_max: usize,
     control_message_max: usize,
     max_request_body: Option<u64>,
@@ -424,6 +430,7 @@ impl GatewayServer {
                 .with_expiry_grace(config.limits.token_expiry_grace_secs),
         );
         let (kick_tx, kick_rx) = async_channel::bounded(1);
+        let (closing_tx, closing_rx) = async_channel::bounded::<()>(1);
         let inner = Arc::new(Inner {
             control_body_max: config.limits.control_body_max_bytes,
             control_message_max: config.limits.control_message_max_bytes,
@@ -436,6 +443,8 @@ impl GatewayServer {
             origin: std::time::Instant::now(),
             next_id: AtomicU64::new(1),
             timer_kick: kick_tx,
+            closing: closing_rx,
+            closing_tx: Mutex::new(Some(closing_tx)),
             close_linger: options.close_linger,
         });
         let rule = options
@@ -498,10 +507,31 @@ impl GatewayServer {
             .stats()
     }
 
-    /// Stops accepting and drops every connection.
+    /// Stops accepting, closes control channels and rendezvous with 1001 (going away),
+    /// drops forwarded pairs, and returns once the listening socket is closed.
     pub async fn shutdown(self) {
         let _ = self.stop.try_send(());
         let _ = self.task.await;
+        let driven: Vec<async_channel::Sender<WsCommand>> = {
+            let shared = self.inner.shared.lock().expect("gateway lock");
+            shared
+                .slots
+                .values()
+                .filter_map(|s| match s {
+                    Slot::Ws { commands } => Some(commands.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        for commands in driven {
+            let _ = commands.try_send(WsCommand::Close {
+                code: 1001,
+                reason: "gateway shutting down".into(),
+            });
+        }
+        // Give the Close frames a moment to go out, then end every upgraded connection.
+        async_io::Timer::after(SHUTDOWN_GRACE.min(Duration::from_millis(200))).await;
+        self.inner.closing_tx.lock().expect("gateway lock").take();
     }
 }
 
@@ -647,7 +677,15 @@ async fn handle_upgrade(
                 };
                 match then {
                     Then::Driven { commands } => {
-                        run_driven(task_inner, conn, stream, commands).await
+                        let closing = task_inner.closing.clone();
+                        futures_lite::future::or(
+                            run_driven(task_inner, conn, stream, commands),
+                            async move {
+                                let _ = closing.recv().await;
+                                async_io::Timer::after(SHUTDOWN_GRACE).await;
+                            },
+                        )
+                        .await
                     }
                     Then::PairGive(tx) => {
                         drop(guard);
@@ -658,14 +696,18 @@ async fn handle_upgrade(
                         // The pair is no longer the gateway's business.
                         let mut guard = guard;
                         guard.armed = false;
+                        let closing = task_inner.closing.clone();
                         if let Ok((peer, peer_left)) = rx.recv().await {
-                            forward_frames(
+                            let pair = forward_frames(
                                 stream,
                                 BytesMut::new(),
                                 peer,
                                 peer_left,
                                 task_inner.close_linger,
-                            )
+                            );
+                            futures_lite::future::or(pair, async move {
+                                let _ = closing.recv().await;
+                            })
                             .await;
                         }
                         return;
