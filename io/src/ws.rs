@@ -469,3 +469,132 @@ pub async fn forward_frames<A, B>(
         .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use interlink_core::ws::{CloseFrame, State};
+    use smol::net::{TcpListener, TcpStream};
+
+    /// A raw client endpoint over TCP, stepped by hand (no automatic Close echo).
+    struct RawClient {
+        tcp: TcpStream,
+        conn: Connection,
+    }
+
+    impl RawClient {
+        fn new(tcp: TcpStream, seed: u64) -> Self {
+            RawClient {
+                tcp,
+                conn: Connection::new(ConnectionConfig::new(Role::Client), seed),
+            }
+        }
+
+        async fn flush(&mut self) {
+            while let Some(b) = self.conn.poll_transmit() {
+                self.tcp.write_all(&b).await.unwrap();
+            }
+        }
+
+        async fn next_event(&mut self) -> Event {
+            let mut buf = [0u8; 4096];
+            loop {
+                if let Some(ev) = self.conn.poll_event().unwrap() {
+                    return ev;
+                }
+                let n = self.tcp.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection ended before the next event");
+                self.conn.handle_input(&buf[..n]);
+            }
+        }
+    }
+
+    /// Two clients whose server sides are joined by `forward_frames`.
+    async fn forwarded_pair() -> (RawClient, RawClient) {
+        let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let a = TcpStream::connect(addr).await.unwrap();
+        let (a_srv, _) = server.accept().await.unwrap();
+        let b = TcpStream::connect(addr).await.unwrap();
+        let (b_srv, _) = server.accept().await.unwrap();
+        smol::spawn(forward_frames(
+            a_srv,
+            BytesMut::new(),
+            b_srv,
+            BytesMut::new(),
+            Duration::from_secs(5),
+        ))
+        .detach();
+        (RawClient::new(a, 1), RawClient::new(b, 2))
+    }
+
+    fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+        smol::block_on(future::or(async { Some(f.await) }, async {
+            async_io::Timer::after(Duration::from_secs(10)).await;
+            None
+        }))
+        .expect("timed out")
+    }
+
+    #[test]
+    fn frames_messages_and_fragments_pass_unchanged() {
+        within(async {
+            let (mut a, mut b) = forwarded_pair().await;
+            a.conn.send_text("hello").unwrap();
+            a.conn
+                .send_fragment(OpCode::Binary, b"ab", true, false)
+                .unwrap();
+            a.conn
+                .send_fragment(OpCode::Binary, b"cd", false, true)
+                .unwrap();
+            a.flush().await;
+            assert_eq!(
+                b.next_event().await,
+                Event::Message(Message::Text("hello".into()))
+            );
+            assert_eq!(
+                b.next_event().await,
+                Event::Message(Message::Binary(Bytes::from_static(b"abcd")))
+            );
+            b.conn.send_ping(b"p").unwrap();
+            b.flush().await;
+            // Pings are end to end: A's endpoint sees it (and answers it).
+            assert_eq!(a.next_event().await, Event::Ping(Bytes::from_static(b"p")));
+            a.flush().await;
+            assert_eq!(b.next_event().await, Event::Pong(Bytes::from_static(b"p")));
+        });
+    }
+
+    #[test]
+    fn half_close_lets_the_other_side_finish() {
+        within(async {
+            let (mut a, mut b) = forwarded_pair().await;
+            a.conn.close(4000, "done sending").unwrap();
+            a.flush().await;
+            assert_eq!(
+                b.next_event().await,
+                Event::Close(Some(CloseFrame {
+                    code: 4000,
+                    reason: "done sending".into()
+                }))
+            );
+            assert_eq!(b.conn.state(), State::CloseReceived);
+            // B still sends after A's Close, then closes with its own code.
+            b.conn.send_text("late reply").unwrap();
+            b.conn.close(4001, "bye").unwrap();
+            b.flush().await;
+            assert_eq!(
+                a.next_event().await,
+                Event::Message(Message::Text("late reply".into()))
+            );
+            assert_eq!(
+                a.next_event().await,
+                Event::Close(Some(CloseFrame {
+                    code: 4001,
+                    reason: "bye".into()
+                }))
+            );
+            assert_eq!(a.conn.state(), State::Closed);
+        });
+    }
+}
