@@ -14,7 +14,7 @@ use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_lite::future;
 use interlink_core::ws::{
     Connection, ConnectionConfig, Event, FrameDecoder, FrameItem, FrameLimits, Message, OpCode,
-    Role,
+    Role, apply_mask,
 };
 use std::time::Duration;
 
@@ -384,24 +384,40 @@ enum DirectionEnd {
     Broken,
 }
 
-async fn pump<R, W>(mut reader: R, leftover: BytesMut, mut writer: W) -> DirectionEnd
+/// Copies frames from `reader` to `writer` piece by piece as they arrive. `role` is our side
+/// toward both peers: as [`Role::Server`] the peers are clients (frames arrive masked and
+/// leave unmasked); as [`Role::Client`] the peers are servers (frames arrive unmasked and
+/// leave masked with a fresh key per frame).
+async fn pump<R, W>(role: Role, mut reader: R, leftover: BytesMut, mut writer: W) -> DirectionEnd
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut decoder = FrameDecoder::new(Role::Server, FrameLimits::unlimited());
+    let mut decoder = FrameDecoder::new(role, FrameLimits::unlimited());
+    let mut rng = fastrand::Rng::new();
     let mut input = leftover;
     let mut out = BytesMut::with_capacity(READ_CHUNK + 16);
     let mut scratch = vec![0u8; READ_CHUNK];
+    let mut mask: Option<[u8; 4]> = None;
+    let mut offset = 0u64;
     let mut in_close = false;
     loop {
         loop {
             match decoder.decode(&mut input) {
                 Ok(Some(FrameItem::Header(h))) => {
                     in_close = h.opcode == OpCode::Close;
-                    h.with_mask(None).encode(&mut out);
+                    mask = (role == Role::Client).then(|| rng.u32(..).to_be_bytes());
+                    offset = 0;
+                    h.with_mask(mask).encode(&mut out);
                 }
-                Ok(Some(FrameItem::Payload(p))) => out.extend_from_slice(&p),
+                Ok(Some(FrameItem::Payload(p))) => {
+                    let start = out.len();
+                    out.extend_from_slice(&p);
+                    if let Some(key) = mask {
+                        apply_mask(key, offset, &mut out[start..]);
+                        offset += p.len() as u64;
+                    }
+                }
                 Ok(Some(FrameItem::FrameEnd)) if in_close => {
                     let ok = writer.write_all(&out).await.is_ok() && writer.flush().await.is_ok();
                     return if ok {
@@ -446,10 +462,26 @@ pub async fn forward_frames<A, B>(
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
+    forward_frames_as(Role::Server, a, a_leftover, b, b_leftover, linger).await
+}
+
+/// [`forward_frames`] for either side: `role` is what we are toward both peers
+/// ([`Role::Client`] bridges two servers, re-masking every frame).
+pub async fn forward_frames_as<A, B>(
+    role: Role,
+    a: A,
+    a_leftover: BytesMut,
+    b: B,
+    b_leftover: BytesMut,
+    linger: Duration,
+) where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
     let (ar, aw) = a.split();
     let (br, bw) = b.split();
-    let a_to_b = std::pin::pin!(pump(ar, a_leftover, bw));
-    let b_to_a = std::pin::pin!(pump(br, b_leftover, aw));
+    let a_to_b = std::pin::pin!(pump(role, ar, a_leftover, bw));
+    let b_to_a = std::pin::pin!(pump(role, br, b_leftover, aw));
     let rest = match futures::future::select(a_to_b, b_to_a).await {
         futures::future::Either::Left((end, other)) => (end, futures::future::Either::Left(other)),
         futures::future::Either::Right((end, other)) => {
@@ -473,7 +505,7 @@ pub async fn forward_frames<A, B>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use interlink_core::ws::{CloseFrame, State};
+    use interlink_core::ws::{CloseFrame, State, encode_frame};
     use smol::net::{TcpListener, TcpStream};
 
     /// A raw client endpoint over TCP, stepped by hand (no automatic Close echo).
@@ -596,5 +628,78 @@ mod tests {
             );
             assert_eq!(a.conn.state(), State::Closed);
         });
+    }
+    /// Decodes masked frames (as a server would) into (opcode, fin, payload, masked).
+    fn frames(wire: &[u8]) -> Vec<(OpCode, bool, Vec<u8>)> {
+        let mut dec = FrameDecoder::new(Role::Server, FrameLimits::unlimited());
+        let mut buf = BytesMut::from(wire);
+        let mut out = Vec::new();
+        let mut cur: Option<(OpCode, bool, Vec<u8>)> = None;
+        while let Some(item) = dec.decode(&mut buf).unwrap() {
+            match item {
+                FrameItem::Header(h) => {
+                    assert!(h.mask.is_some(), "frames toward a server are masked");
+                    cur = Some((h.opcode, h.fin, Vec::new()));
+                }
+                FrameItem::Payload(p) => cur.as_mut().unwrap().2.extend_from_slice(&p),
+                FrameItem::FrameEnd => out.push(cur.take().unwrap()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pump_remasks_frames_and_keeps_fragments_and_close() {
+        let mut wire = BytesMut::new();
+        encode_frame(&mut wire, false, OpCode::Text, b"hel", None);
+        encode_frame(&mut wire, true, OpCode::Ping, b"p", None);
+        encode_frame(&mut wire, true, OpCode::Continuation, b"lo", None);
+        let big = vec![7u8; 200_000];
+        encode_frame(&mut wire, true, OpCode::Binary, &big, None);
+        let mut close = BytesMut::new();
+        CloseFrame {
+            code: 4001,
+            reason: "bye".into(),
+        }
+        .encode(&mut close);
+        encode_frame(&mut wire, true, OpCode::Close, &close, None);
+        encode_frame(&mut wire, true, OpCode::Text, b"after close", None);
+        // The first 5 bytes come as "leftover", the rest from the reader.
+        let leftover = BytesMut::from(&wire[..5]);
+        let reader = futures::io::Cursor::new(wire[5..].to_vec());
+        let mut written = Vec::new();
+        let end = smol::block_on(pump(Role::Client, reader, leftover, &mut written));
+        assert_eq!(end, DirectionEnd::CloseForwarded);
+        let got = frames(&written);
+        assert_eq!(got.len(), 5, "nothing after the Close is forwarded");
+        assert_eq!(got[0], (OpCode::Text, false, b"hel".to_vec()));
+        assert_eq!(got[1], (OpCode::Ping, true, b"p".to_vec()));
+        assert_eq!(got[2], (OpCode::Continuation, true, b"lo".to_vec()));
+        assert_eq!(got[3].2.len(), big.len());
+        assert!(got[3].2.iter().all(|b| *b == 7));
+        let c = CloseFrame::decode(&got[4].2).unwrap().unwrap();
+        assert_eq!((c.code, c.reason.as_str()), (4001, "bye"));
+    }
+
+    #[test]
+    fn pump_rejects_masked_input_and_reports_eof() {
+        let mut wire = BytesMut::new();
+        encode_frame(&mut wire, true, OpCode::Text, b"x", Some([1, 2, 3, 4]));
+        let mut written = Vec::new();
+        let end = smol::block_on(pump(
+            Role::Client,
+            futures::io::Cursor::new(wire.to_vec()),
+            BytesMut::new(),
+            &mut written,
+        ));
+        assert_eq!(end, DirectionEnd::Broken);
+        assert!(written.is_empty());
+        let end = smol::block_on(pump(
+            Role::Client,
+            futures::io::Cursor::new(Vec::new()),
+            BytesMut::new(),
+            &mut written,
+        ));
+        assert_eq!(end, DirectionEnd::Broken);
     }
 }

@@ -12,20 +12,16 @@
 //!   both ways as they arrive: fragments stay fragments, pings and close codes pass through,
 //!   and after one side's Close the other may still send (half-close) for a while.
 //!
-//! We are the client of both sockets (the relay's rendezvous and the local server), so the
-//! pump decodes unmasked frames and re-sends them masked with a fresh key; payloads are
-//! never assembled.
+//! We are the client of both sockets (the relay's rendezvous and the local server), so
+//! [`forward_frames_as`](crate::ws::forward_frames_as) runs as [`Role::Client`]: it decodes
+//! unmasked frames and re-sends them masked with a fresh key; payloads are never assembled.
 
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use futures_lite::future;
 use http_body_util::BodyExt as _;
 use interlink_core::relay::message::AcceptCommand;
-use interlink_core::ws::{FrameDecoder, FrameItem, FrameLimits, OpCode, Role, apply_mask};
+use interlink_core::ws::Role;
 
 use super::error::RelayError;
 use super::listener::{
@@ -35,9 +31,6 @@ use crate::net::{self, Body, ClientTls, Target};
 
 /// How long a bridged WebSocket may go on after the first Close passed (half-close).
 const BRIDGE_LINGER: Duration = Duration::from_secs(30);
-
-/// Read buffer of the frame pump.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// Request headers not passed to the local server (hop-by-hop; `Host` is set to the target).
 const HTTP_SKIP: &[&str] = &[
@@ -166,7 +159,15 @@ impl Forwarder {
         let chosen: Vec<&str> = chosen.as_deref().into_iter().collect();
         match open_ws(&accept.address, &chosen, &[], &relay_tls, limit).await {
             Ok((relay, relay_left, _)) => {
-                bridge(relay, relay_left, local, local_left, BRIDGE_LINGER).await
+                crate::ws::forward_frames_as(
+                    Role::Client,
+                    relay,
+                    relay_left,
+                    local,
+                    local_left,
+                    BRIDGE_LINGER,
+                )
+                .await
             }
             Err(e) => tracing::debug!(error = %e, "accepting a relayed WebSocket failed"),
         }
@@ -225,188 +226,9 @@ pub fn forward(
     }
 }
 
-// ----- the frame pump -------------------------------------------------------------------
-
-/// How one direction of a bridge ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DirectionEnd {
-    /// A Close frame passed; nothing more comes this way.
-    CloseForwarded,
-    /// The reading socket ended, failed or broke the protocol, or the writer failed.
-    Broken,
-}
-
-/// Copies frames from `reader` (a server's side: unmasked) to `writer` (toward a server: we
-/// mask with a fresh key per frame), piece by piece as they arrive.
-async fn pump<R, W>(mut reader: R, leftover: BytesMut, mut writer: W) -> DirectionEnd
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut decoder = FrameDecoder::new(Role::Client, FrameLimits::unlimited());
-    let mut rng = fastrand::Rng::new();
-    let mut input = leftover;
-    let mut out = BytesMut::with_capacity(READ_CHUNK + 16);
-    let mut scratch = vec![0u8; READ_CHUNK];
-    let mut mask = [0u8; 4];
-    let mut offset = 0u64;
-    let mut in_close = false;
-    loop {
-        loop {
-            match decoder.decode(&mut input) {
-                Ok(Some(FrameItem::Header(h))) => {
-                    in_close = h.opcode == OpCode::Close;
-                    mask = rng.u32(..).to_be_bytes();
-                    offset = 0;
-                    h.with_mask(Some(mask)).encode(&mut out);
-                }
-                Ok(Some(FrameItem::Payload(p))) => {
-                    let start = out.len();
-                    out.extend_from_slice(&p);
-                    apply_mask(mask, offset, &mut out[start..]);
-                    offset += p.len() as u64;
-                }
-                Ok(Some(FrameItem::FrameEnd)) if in_close => {
-                    let ok = writer.write_all(&out).await.is_ok() && writer.flush().await.is_ok();
-                    return if ok {
-                        DirectionEnd::CloseForwarded
-                    } else {
-                        DirectionEnd::Broken
-                    };
-                }
-                Ok(Some(FrameItem::FrameEnd)) => {}
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!("bridged websocket broke the protocol: {e}");
-                    return DirectionEnd::Broken;
-                }
-            }
-        }
-        if !out.is_empty() {
-            if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
-                return DirectionEnd::Broken;
-            }
-            out.clear();
-        }
-        match reader.read(&mut scratch).await {
-            Ok(0) | Err(_) => return DirectionEnd::Broken,
-            Ok(n) => input.extend_from_slice(&scratch[..n]),
-        }
-    }
-}
-
-/// Bridges two WebSockets of which we are the client (`a` and `b`, with bytes already read
-/// past their handshakes), until both Close frames have passed (the second within `linger`
-/// of the first) or either socket fails.
-async fn bridge<A, B>(a: A, a_left: BytesMut, b: B, b_left: BytesMut, linger: Duration)
-where
-    A: AsyncRead + AsyncWrite + Unpin,
-    B: AsyncRead + AsyncWrite + Unpin,
-{
-    let (ar, aw) = a.split();
-    let (br, bw) = b.split();
-    let a_to_b = pin!(pump(ar, a_left, bw));
-    let b_to_a = pin!(pump(br, b_left, aw));
-    let (end, other) = match futures::future::select(a_to_b, b_to_a).await {
-        futures::future::Either::Left((end, other)) => (end, futures::future::Either::Left(other)),
-        futures::future::Either::Right((end, other)) => {
-            (end, futures::future::Either::Right(other))
-        }
-    };
-    if end == DirectionEnd::CloseForwarded {
-        future::or(
-            async {
-                match other {
-                    futures::future::Either::Left(f) => f.await,
-                    futures::future::Either::Right(f) => f.await,
-                };
-            },
-            async {
-                async_io::Timer::after(linger).await;
-            },
-        )
-        .await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use interlink_core::ws::{CloseFrame, encode_frame};
-
-    /// Decodes masked frames (as a server would) into (opcode, fin, payload, masked).
-    fn frames(wire: &[u8]) -> Vec<(OpCode, bool, Vec<u8>)> {
-        let mut dec = FrameDecoder::new(Role::Server, FrameLimits::unlimited());
-        let mut buf = BytesMut::from(wire);
-        let mut out = Vec::new();
-        let mut cur: Option<(OpCode, bool, Vec<u8>)> = None;
-        while let Some(item) = dec.decode(&mut buf).unwrap() {
-            match item {
-                FrameItem::Header(h) => {
-                    assert!(h.mask.is_some(), "frames toward a server are masked");
-                    cur = Some((h.opcode, h.fin, Vec::new()));
-                }
-                FrameItem::Payload(p) => cur.as_mut().unwrap().2.extend_from_slice(&p),
-                FrameItem::FrameEnd => out.push(cur.take().unwrap()),
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn pump_remasks_frames_and_keeps_fragments_and_close() {
-        let mut wire = BytesMut::new();
-        encode_frame(&mut wire, false, OpCode::Text, b"hel", None);
-        encode_frame(&mut wire, true, OpCode::Ping, b"p", None);
-        encode_frame(&mut wire, true, OpCode::Continuation, b"lo", None);
-        let big = vec![7u8; 200_000];
-        encode_frame(&mut wire, true, OpCode::Binary, &big, None);
-        let mut close = BytesMut::new();
-        CloseFrame {
-            code: 4001,
-            reason: "bye".into(),
-        }
-        .encode(&mut close);
-        encode_frame(&mut wire, true, OpCode::Close, &close, None);
-        encode_frame(&mut wire, true, OpCode::Text, b"after close", None);
-        // The first 5 bytes come as "leftover", the rest from the reader.
-        let leftover = BytesMut::from(&wire[..5]);
-        let reader = futures::io::Cursor::new(wire[5..].to_vec());
-        let mut written = Vec::new();
-        let end = smol::block_on(pump(reader, leftover, &mut written));
-        assert_eq!(end, DirectionEnd::CloseForwarded);
-        let got = frames(&written);
-        assert_eq!(got.len(), 5, "nothing after the Close is forwarded");
-        assert_eq!(got[0], (OpCode::Text, false, b"hel".to_vec()));
-        assert_eq!(got[1], (OpCode::Ping, true, b"p".to_vec()));
-        assert_eq!(got[2], (OpCode::Continuation, true, b"lo".to_vec()));
-        assert_eq!(got[3].2.len(), big.len());
-        assert!(got[3].2.iter().all(|b| *b == 7));
-        let c = CloseFrame::decode(&got[4].2).unwrap().unwrap();
-        assert_eq!((c.code, c.reason.as_str()), (4001, "bye"));
-    }
-
-    #[test]
-    fn pump_rejects_masked_input_and_reports_eof() {
-        let mut wire = BytesMut::new();
-        encode_frame(&mut wire, true, OpCode::Text, b"x", Some([1, 2, 3, 4]));
-        let mut written = Vec::new();
-        let end = smol::block_on(pump(
-            futures::io::Cursor::new(wire.to_vec()),
-            BytesMut::new(),
-            &mut written,
-        ));
-        assert_eq!(end, DirectionEnd::Broken);
-        assert!(written.is_empty());
-        let end = smol::block_on(pump(
-            futures::io::Cursor::new(Vec::new()),
-            BytesMut::new(),
-            &mut written,
-        ));
-        assert_eq!(end, DirectionEnd::Broken);
-        let _ = Bytes::new();
-    }
 
     #[test]
     fn local_urls_keep_the_prefix_and_the_request_target() {
