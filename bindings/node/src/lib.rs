@@ -1,0 +1,1 @@
+//! Node.js binding of interlink (being written).

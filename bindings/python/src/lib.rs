@@ -1,0 +1,1 @@
+//! Python binding of interlink (being written).
