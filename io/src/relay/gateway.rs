@@ -143,6 +143,8 @@ struct Shared {
     gateway: Gateway,
     slots: HashMap<ConnId, Slot>,
     bodies: HashMap<ConnId, BodySender>,
+    /// Bodies aborted while their sending end was out for a delivery.
+    aborted: std::collections::HashSet<ConnId>,
 }
 
 struct Inner {
@@ -218,11 +220,12 @@ impl Inner {
                 .remove(&conn);
             let Some(sender) = sender else { continue };
             if sender.send(data).await.is_ok() {
-                self.shared
-                    .lock()
-                    .expect("gateway lock")
-                    .bodies
-                    .insert(conn, sender);
+                let mut shared = self.shared.lock().expect("gateway lock");
+                if shared.aborted.remove(&conn) {
+                    sender.abort();
+                } else {
+                    shared.bodies.insert(conn, sender);
+                }
             } else {
                 // The sender went away mid-body.
                 self.feed_sync(|g, now| g.handle_disconnect(now, conn));
@@ -339,8 +342,12 @@ fn dispatch(shared: &mut Shared) -> Vec<BodyWork> {
                 shared.slots.remove(&conn);
             }
             Output::HttpAbort { conn } => {
-                if let Some(b) = shared.bodies.remove(&conn) {
-                    b.abort();
+                match shared.bodies.remove(&conn) {
+                    Some(b) => b.abort(),
+                    // Out for a delivery: aborted when it comes back.
+                    None => {
+                        shared.aborted.insert(conn);
+                    }
                 }
                 shared.slots.remove(&conn);
             }
@@ -398,6 +405,7 @@ impl Drop for DisconnectGuard {
             let mut shared = self.inner.shared.lock().expect("gateway lock");
             shared.slots.remove(&conn);
             shared.bodies.remove(&conn);
+            shared.aborted.remove(&conn);
         }
     }
 }
@@ -439,6 +447,7 @@ impl GatewayServer {
                 gateway: Gateway::new(config, validator),
                 slots: HashMap::new(),
                 bodies: HashMap::new(),
+                aborted: Default::default(),
             }),
             origin: std::time::Instant::now(),
             next_id: AtomicU64::new(1),
