@@ -85,6 +85,7 @@ struct FileLimits {
     request_headers_max_bytes: Option<usize>,
     max_request_body_bytes: Option<u64>,
     accept_timeout_secs: Option<u64>,
+    request_body_timeout_secs: Option<u64>,
     response_timeout_secs: Option<u64>,
     response_idle_timeout_secs: Option<u64>,
     token_expiry_grace_secs: Option<u64>,
@@ -113,6 +114,9 @@ impl FileLimits {
         }
         if let Some(v) = self.max_request_body_bytes {
             l.max_request_body_bytes = Some(v)
+        }
+        if let Some(v) = self.request_body_timeout_secs {
+            l.request_body_timeout = secs(v)
         }
         if let Some(v) = self.accept_timeout_secs {
             l.accept_timeout = secs(v)

@@ -158,6 +158,7 @@ struct Inner {
     control_body_max: usize,
     control_message_max: usize,
     max_request_body: Option<u64>,
+    request_body_timeout: Duration,
     close_linger: Duration,
 }
 
@@ -443,6 +444,7 @@ impl GatewayServer {
             control_body_max: config.limits.control_body_max_bytes,
             control_message_max: config.limits.control_message_max_bytes,
             max_request_body: config.limits.max_request_body_bytes,
+            request_body_timeout: config.limits.request_body_timeout,
             shared: Mutex::new(Shared {
                 gateway: Gateway::new(config, validator),
                 slots: HashMap::new(),
@@ -836,13 +838,24 @@ async fn handle_http(inner: Arc<Inner>, req: Request<Incoming>, info: ConnInfo) 
     }
     let mut held_body = None;
     let body = match (content_length, chunked) {
-        (Some(len), false) if len as usize <= inner.control_body_max => match incoming
-            .collect()
+        (Some(len), false) if len as usize <= inner.control_body_max => {
+            match net::with_timeout(inner.request_body_timeout, async {
+                incoming.collect().await.map_err(net::NetError::from)
+            })
             .await
-        {
-            Ok(c) => RequestBody::Complete(c.to_bytes()),
-            Err(_) => return text_response(400, "Bad Request: the request body could not be read"),
-        },
+            {
+                Ok(c) => RequestBody::Complete(c.to_bytes()),
+                Err(net::NetError::Timeout(_)) => {
+                    return text_response(
+                        408,
+                        "Request Timeout: the request body did not arrive in time",
+                    );
+                }
+                Err(_) => {
+                    return text_response(400, "Bad Request: the request body could not be read");
+                }
+            }
+        }
         (None, false) => RequestBody::Complete(Bytes::new()),
         _ => {
             held_body = Some(incoming);

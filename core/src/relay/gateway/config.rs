@@ -49,6 +49,8 @@ pub struct Limits {
     pub request_headers_max_bytes: usize,
     /// Largest request body a sender may stream; `None` = unbounded. Beyond it, 413.
     pub max_request_body_bytes: Option<u64>,
+    /// How long a sender may take to deliver a small (inline) request body; 408 after.
+    pub request_body_timeout: Duration,
     /// How long an accept or request address stays valid (Azure: about 30 s).
     pub accept_timeout: Duration,
     /// How long the gateway waits for a listener's response (Azure: 60 s, fixed there); 504 after.
@@ -72,6 +74,7 @@ impl Default for Limits {
             control_message_max_bytes: 64 * 1024,
             request_headers_max_bytes: 32 * 1024,
             max_request_body_bytes: None,
+            request_body_timeout: Duration::from_secs(60),
             accept_timeout: Duration::from_secs(30),
             response_timeout: Duration::from_secs(60),
             response_idle_timeout: Duration::from_secs(60),
