@@ -463,3 +463,9 @@ pub async fn raw_listener(
         }
     }
 }
+
+/// [`ws_load`] run as a task on smol's global executor, next to the WebSocket drivers (no
+/// cross-thread wake-up per message, unlike a loop on the `block_on` thread).
+pub async fn ws_load_spawned(ws: WebSocket, size: usize, count: usize) -> Result<Duration> {
+    smol::spawn(async move { ws_load(&ws, size, count).await }).await
+}

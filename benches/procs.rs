@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Pids of every child started by [`Child::spawn`] (for [`CpuSnapshot`]).
+static CHILDREN: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
 /// A child process, killed and reaped on drop.
 pub struct Child {
     name: String,
@@ -39,6 +42,10 @@ impl Child {
             cmd.stderr(Stdio::null());
         }
         let inner = cmd.spawn().with_context(|| format!("starting {name}"))?;
+        CHILDREN
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(inner.id());
         Ok(Child {
             name: name.to_string(),
             inner,
@@ -63,6 +70,81 @@ impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.inner.kill();
         let _ = self.inner.wait();
+        let pid = self.inner.id();
+        CHILDREN
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|c| *c != pid);
+    }
+}
+
+/// CPU accounting at one moment, in clock ticks: the whole machine (busy and total, from
+/// /proc/stat) and this harness with its children (live ones, plus those already reaped).
+/// Two snapshots tell how busy *other* processes kept the machine in between.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSnapshot {
+    busy: u64,
+    total: u64,
+    ours: u64,
+}
+
+/// Fields 14–17 (utime, stime, cutime, cstime) of /proc/PID/stat, the last two only when
+/// `with_children`.
+fn proc_ticks(pid: &str, with_children: bool) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let Some((_, rest)) = s.rsplit_once(')') else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let idx: &[usize] = if with_children {
+        &[11, 12, 13, 14]
+    } else {
+        &[11, 12]
+    };
+    idx.iter()
+        .filter_map(|i| f.get(*i).and_then(|v| v.parse::<u64>().ok()))
+        .sum()
+}
+
+impl CpuSnapshot {
+    /// Reads the counters now.
+    pub fn now() -> CpuSnapshot {
+        let (mut busy, mut total) = (0, 0);
+        if let Ok(stat) = std::fs::read_to_string("/proc/stat")
+            && let Some(line) = stat.lines().next()
+        {
+            // cpu user nice system idle iowait irq softirq steal ...
+            let v: Vec<u64> = line
+                .split_whitespace()
+                .skip(1)
+                .take(8)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            // Busy: user + nice + system + steal. irq/softirq are left out: the harness's own
+            // loopback traffic is processed there and not charged to any process.
+            let at = |i: usize| v.get(i).copied().unwrap_or(0);
+            total = v.iter().sum();
+            busy = at(0) + at(1) + at(2) + at(7);
+        }
+        let mut ours = proc_ticks("self", true);
+        for pid in CHILDREN.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            ours += proc_ticks(&pid.to_string(), false);
+        }
+        CpuSnapshot { busy, total, ours }
+    }
+
+    /// Share of the machine's CPU time (0–100 %) used by processes other than the harness
+    /// and its children between `self` and `later`.
+    pub fn others_percent(&self, later: &CpuSnapshot) -> f64 {
+        let total = later.total.saturating_sub(self.total);
+        if total == 0 {
+            return 0.0;
+        }
+        let busy = later.busy.saturating_sub(self.busy);
+        let ours = later.ours.saturating_sub(self.ours);
+        100.0 * busy.saturating_sub(ours) as f64 / total as f64
     }
 }
 

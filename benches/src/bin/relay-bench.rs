@@ -12,10 +12,10 @@ use interlink::relay::{RelayListener, RelaySender};
 use interlink::ws::WebSocket;
 use interlink_benches::apps::{
     self, DirectServer, HttpPath, close_ws, echo_once, http_load, raw_listener, relay_app,
-    wait_ws_path, within, ws_connect, ws_load,
+    wait_ws_path, within, ws_connect,
 };
 use interlink_benches::procs::{
-    self, GatewayProc, KEY, KEY_NAME, Tools, Tunnel, interlink_bin, raise_nofile,
+    self, CpuSnapshot, GatewayProc, KEY, KEY_NAME, Tools, Tunnel, interlink_bin, raise_nofile,
 };
 use interlink_benches::report::{Samples, Table, machine, median, ms, utc_now};
 use interlink_core::relay::connection_string::ConnectionString;
@@ -49,6 +49,10 @@ struct Common {
     /// Leave bore and rathole out.
     #[arg(long, global = true)]
     no_tunnels: bool,
+    /// Only these paths (comma-separated: direct, interlink, bore, rathole) in `ws`, `http`,
+    /// `rendezvous` and the tunnel part of `memory`, e.g. to profile one; ratios need `direct`.
+    #[arg(long, global = true, value_delimiter = ',')]
+    paths: Vec<String>,
     /// SMOL_THREADS of the gateway child process (default: unset, i.e. smol's default of 1).
     #[arg(long, global = true)]
     gateway_threads: Option<usize>,
@@ -89,10 +93,10 @@ struct WsArgs {
     #[arg(long, default_value_t = 1024)]
     small_size: usize,
     /// Number of small messages per run.
-    #[arg(long, default_value_t = 32 * 1024)]
+    #[arg(long, default_value_t = 64 * 1024)]
     small_count: usize,
     /// Runs per path and size (the median is reported); paths alternate within each round.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     reps: usize,
 }
 
@@ -129,6 +133,48 @@ struct MemoryArgs {
     pairs: usize,
 }
 
+/// Starts bore and rathole (each when found) forwarding to 127.0.0.1:`port` and checks that
+/// a WebSocket echo goes through; returns the tunnels and notes about those skipped.
+async fn start_tunnels(common: &Common, port: u16) -> (Vec<Tunnel>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut tunnels = Vec::new();
+    if common.no_tunnels {
+        notes.push("bore and rathole left out (--no-tunnels)".to_string());
+        return (tunnels, notes);
+    }
+    let tools = Tools {
+        dir: common.tools.clone(),
+    };
+    type Starter = fn(&std::path::Path, u16) -> Result<Tunnel>;
+    let starters: [(&str, Starter); 2] = [
+        ("bore", procs::start_bore),
+        ("rathole", procs::start_rathole),
+    ];
+    for (name, start) in starters {
+        if !common.paths.is_empty() && !common.paths.iter().any(|p| p == name) {
+            continue;
+        }
+        let Some(path) = tools.find(name) else {
+            notes.push(format!(
+                "{name}: not found in {} — skipped",
+                tools.dir.display()
+            ));
+            continue;
+        };
+        let started = match start(&path, port) {
+            Ok(t) => wait_ws_path(t.public_port, Duration::from_secs(10))
+                .await
+                .map(|()| t),
+            Err(e) => Err(e),
+        };
+        match started {
+            Ok(t) => tunnels.push(t),
+            Err(e) => notes.push(format!("{name}: could not start ({e:#}) — skipped")),
+        }
+    }
+    (tunnels, notes)
+}
+
 /// Everything the data-path scenarios share: the app served directly, behind the relay, and
 /// behind each tunnel that could be started.
 struct Paths {
@@ -150,39 +196,7 @@ impl Paths {
         let gateway = GatewayProc::start(&bin, common.gateway_threads)?;
         let cs = gateway.connection_string();
         let (listener, accepts) = relay_app(&cs, HC).await?;
-        let mut notes = Vec::new();
-        let mut tunnels = Vec::new();
-        if common.no_tunnels {
-            notes.push("bore and rathole left out (--no-tunnels)".to_string());
-        } else {
-            let tools = Tools {
-                dir: common.tools.clone(),
-            };
-            type Starter = fn(&std::path::Path, u16) -> Result<Tunnel>;
-            let starters: [(&str, Starter); 2] = [
-                ("bore", procs::start_bore),
-                ("rathole", procs::start_rathole),
-            ];
-            for (name, start) in starters {
-                let Some(path) = tools.find(name) else {
-                    notes.push(format!(
-                        "{name}: not found in {} — skipped",
-                        tools.dir.display()
-                    ));
-                    continue;
-                };
-                let started = match start(&path, direct.addr.port()) {
-                    Ok(t) => wait_ws_path(t.public_port, Duration::from_secs(10))
-                        .await
-                        .map(|()| t),
-                    Err(e) => Err(e),
-                };
-                match started {
-                    Ok(t) => tunnels.push(t),
-                    Err(e) => notes.push(format!("{name}: could not start ({e:#}) — skipped")),
-                }
-            }
-        }
+        let (tunnels, notes) = start_tunnels(common, direct.addr.port()).await;
         Ok(Paths {
             direct,
             gateway,
@@ -199,8 +213,8 @@ impl Paths {
             .with_timeout(Duration::from_secs(30)))
     }
 
-    /// The WebSocket paths, direct first.
-    fn ws_paths(&self) -> Result<Vec<WsPath>> {
+    /// The WebSocket paths, direct first, filtered by `--paths`.
+    fn ws_paths(&self, only: &[String]) -> Result<Vec<WsPath>> {
         let mut v = vec![
             WsPath::Direct(self.direct.addr),
             WsPath::Relay {
@@ -215,6 +229,7 @@ impl Paths {
                 pids: t.children.iter().map(|c| c.pid()).collect(),
             });
         }
+        v.retain(|p| only.is_empty() || only.iter().any(|o| o == p.key()));
         Ok(v)
     }
 
@@ -244,6 +259,15 @@ enum WsPath {
 }
 
 impl WsPath {
+    /// The name `--paths` takes.
+    fn key(&self) -> &str {
+        match self {
+            WsPath::Direct(_) => "direct",
+            WsPath::Relay { .. } => "interlink",
+            WsPath::Tunnel { name, .. } => name,
+        }
+    }
+
     fn name(&self) -> String {
         match self {
             WsPath::Direct(_) => "direct (loopback)".into(),
@@ -294,11 +318,21 @@ fn header(title: &str) {
     println!("- machine: {}", machine());
 }
 
+/// Prints how busy other processes kept the machine since `start` (noise indicator).
+fn background(start: &CpuSnapshot) {
+    println!(
+        "- CPU used by other processes while this table ran: {:.0} % of the machine \
+         (0 % = quiet; above ~5 % the numbers are noisy)",
+        start.others_percent(&CpuSnapshot::now())
+    );
+}
+
 // ----- scenario 1 + 2: WebSocket throughput ---------------------------------------------
 
 async fn run_ws(common: &Common, args: &WsArgs) -> Result<()> {
+    let cpu0 = CpuSnapshot::now();
     let paths = Paths::start(common).await?;
-    let ws_paths = paths.ws_paths()?;
+    let ws_paths = paths.ws_paths(&common.paths)?;
     header("WebSocket throughput (sender → sink, binary messages)");
     println!(
         "- {} runs per cell, median (min–max) in MB/s (10^6 bytes/s); paths alternate within each round",
@@ -329,7 +363,7 @@ async fn run_ws(common: &Common, args: &WsArgs) -> Result<()> {
             let ws = p.connect().await?;
             within(
                 Duration::from_secs(120),
-                ws_load(&ws, *size, (count / 8).max(1)),
+                apps::ws_load_spawned(ws.clone(), *size, (count / 8).max(1)),
             )
             .await
             .with_context(|| format!("warm-up on {}", p.name()))?;
@@ -339,9 +373,12 @@ async fn run_ws(common: &Common, args: &WsArgs) -> Result<()> {
             for (pi, p) in ws_paths.iter().enumerate() {
                 let ws = p.connect().await?;
                 let cpu0 = cpu_time(p.pids());
-                let d = within(Duration::from_secs(120), ws_load(&ws, *size, *count))
-                    .await
-                    .with_context(|| format!("load on {}", p.name()))?;
+                let d = within(
+                    Duration::from_secs(120),
+                    apps::ws_load_spawned(ws.clone(), *size, *count),
+                )
+                .await
+                .with_context(|| format!("load on {}", p.name()))?;
                 let cpu = cpu_time(p.pids()).saturating_sub(cpu0);
                 close_ws(ws).await;
                 let bytes = (*size * *count) as f64;
@@ -350,6 +387,7 @@ async fn run_ws(common: &Common, args: &WsArgs) -> Result<()> {
             }
         }
     }
+    let has_direct = ws_paths.first().is_some_and(|p| p.key() == "direct");
     let direct: Vec<f64> = results[0].iter().map(|(v, _)| median(v)).collect();
     for (pi, p) in ws_paths.iter().enumerate() {
         let mut row = vec![p.name()];
@@ -357,10 +395,10 @@ async fn run_ws(common: &Common, args: &WsArgs) -> Result<()> {
             let m = median(mbps);
             let (lo, hi) = min_max(mbps);
             row.push(format!("{m:.0} ({lo:.0}–{hi:.0})"));
-            row.push(if pi == 0 {
-                "1.00".into()
-            } else {
+            row.push(if has_direct {
                 format!("{:.2}", m / direct[si])
+            } else {
+                "—".into()
             });
             row.push(if p.pids().is_empty() {
                 "—".into()
@@ -370,6 +408,7 @@ async fn run_ws(common: &Common, args: &WsArgs) -> Result<()> {
         }
         table.row(row);
     }
+    background(&cpu0);
     println!("\n{}", table.render());
     paths.stop().await;
     Ok(())
@@ -393,6 +432,7 @@ fn min_max(v: &[f64]) -> (f64, f64) {
 // ----- scenario 3: HTTP ------------------------------------------------------------------
 
 async fn run_http(common: &Common, args: &HttpArgs) -> Result<()> {
+    let cpu0 = CpuSnapshot::now();
     let paths = Paths::start(common).await?;
     header(&format!(
         "HTTP: {} B POST echoed, {} requests per row",
@@ -448,10 +488,16 @@ async fn run_http(common: &Common, args: &HttpArgs) -> Result<()> {
         "p99 ms",
         "vs direct",
     ]);
+    let only = &common.paths;
+    for list in [&mut fresh, &mut keep] {
+        list.retain(|(name, _)| only.is_empty() || only.contains(name));
+    }
+    let gw_rss0 = paths.gateway.rss_kib()?;
+    let mut through_gateway = 0usize;
     for (mode, list) in [("new per request", &fresh), ("keep-alive", &keep)] {
         for &k in &args.concurrency {
             let mut direct_rps = 0.0;
-            for (i, (name, path)) in list.iter().enumerate() {
+            for (name, path) in list.iter() {
                 let warm = (args.requests / 10).max(k);
                 within(
                     Duration::from_secs(120),
@@ -465,8 +511,11 @@ async fn run_http(common: &Common, args: &HttpArgs) -> Result<()> {
                 )
                 .await
                 .with_context(|| format!("HTTP load on {name}"))?;
+                if name == "interlink" {
+                    through_gateway += warm + r.latencies.len();
+                }
                 let rps = r.rps();
-                if i == 0 {
+                if name == "direct" {
                     direct_rps = rps;
                 }
                 table.row(vec![
@@ -476,21 +525,41 @@ async fn run_http(common: &Common, args: &HttpArgs) -> Result<()> {
                     format!("{rps:.0}"),
                     ms(r.latencies.percentile(50.0)),
                     ms(r.latencies.percentile(99.0)),
-                    format!("{:.2}", rps / direct_rps),
+                    if direct_rps > 0.0 {
+                        format!("{:.2}", rps / direct_rps)
+                    } else {
+                        "—".into()
+                    },
                 ]);
             }
         }
     }
+    background(&cpu0);
     println!("\n{}", table.render());
+    gateway_growth(&paths.gateway, gw_rss0, through_gateway, "HTTP requests").await?;
     paths.stop().await;
+    Ok(())
+}
+
+/// Prints how much the gateway's RSS grew over `n` operations (after a settling pause).
+async fn gateway_growth(gw: &GatewayProc, before: u64, n: usize, what: &str) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let after = settle_rss(&[gw.child.pid()]).await?;
+    println!(
+        "\n- gateway RSS {before} KiB → {after} KiB over {n} {what} (all finished): {:.0} bytes retained per operation",
+        (after as f64 - before as f64) * 1024.0 / n as f64
+    );
     Ok(())
 }
 
 // ----- scenario 4: rendezvous ------------------------------------------------------------
 
 async fn run_rendezvous(common: &Common, args: &RendezvousArgs) -> Result<()> {
+    let cpu0 = CpuSnapshot::now();
     let paths = Paths::start(common).await?;
-    let ws_paths = paths.ws_paths()?;
+    let ws_paths = paths.ws_paths(&common.paths)?;
     header(&format!(
         "WebSocket setup: {} sequential connects per path, until the sender holds an open WebSocket",
         args.connects
@@ -504,6 +573,8 @@ async fn run_rendezvous(common: &Common, args: &RendezvousArgs) -> Result<()> {
     paths.print_notes();
     let mut table = Table::new(&["path", "N", "p50 ms", "p99 ms", "mean ms", "p50 vs direct"]);
     let mut direct_p50 = Duration::ZERO;
+    let gw_rss0 = paths.gateway.rss_kib()?;
+    let mut through_gateway = 0usize;
     for (i, p) in ws_paths.iter().enumerate() {
         for _ in 0..5 {
             close_ws(p.connect().await?).await;
@@ -519,7 +590,10 @@ async fn run_rendezvous(common: &Common, args: &RendezvousArgs) -> Result<()> {
             close_ws(ws).await;
         }
         let s = Samples::new(v);
-        if i == 0 {
+        if p.key() == "interlink" {
+            through_gateway += 5 + s.len();
+        }
+        if i == 0 && p.key() == "direct" {
             direct_p50 = s.percentile(50.0);
         }
         table.row(vec![
@@ -528,43 +602,121 @@ async fn run_rendezvous(common: &Common, args: &RendezvousArgs) -> Result<()> {
             ms(s.percentile(50.0)),
             ms(s.percentile(99.0)),
             ms(s.mean()),
-            format!(
-                "{:.1}×",
-                s.percentile(50.0).as_secs_f64() / direct_p50.as_secs_f64()
-            ),
+            if direct_p50.is_zero() {
+                "—".into()
+            } else {
+                format!(
+                    "{:.1}×",
+                    s.percentile(50.0).as_secs_f64() / direct_p50.as_secs_f64()
+                )
+            },
         ]);
     }
+    background(&cpu0);
     println!("\n{}", table.render());
+    gateway_growth(
+        &paths.gateway,
+        gw_rss0,
+        through_gateway,
+        "WebSocket connects",
+    )
+    .await?;
     paths.stop().await;
     Ok(())
 }
 
 // ----- scenario 5: memory ----------------------------------------------------------------
 
-async fn settle_rss(gw: &GatewayProc) -> Result<u64> {
-    // Let in-flight work finish, then take the lowest of a few readings.
+/// Sum of the RSS of `pids` once in-flight work has settled: the lowest of a few readings.
+async fn settle_rss(pids: &[u32]) -> Result<u64> {
     async_io::Timer::after(Duration::from_millis(500)).await;
     let mut best = u64::MAX;
     for _ in 0..5 {
-        best = best.min(gw.rss_kib()?);
+        let mut sum = 0;
+        for pid in pids {
+            sum += procs::rss_kib(*pid)?;
+        }
+        best = best.min(sum);
         async_io::Timer::after(Duration::from_millis(100)).await;
     }
     Ok(best)
 }
 
+/// RSS (KiB, summed over the relay's processes) before and after opening pairs.
+struct PairRss {
+    before: u64,
+    idle: u64,
+    small: u64,
+    large: u64,
+}
+
+/// Opens `n` WebSockets with `connect` (each ending at a [`apps::serve_ws`] echo) and reads
+/// the RSS of `pids` before, with the pairs idle, after one 1 KiB and after one 64 KiB text
+/// echo on every pair. Returns the readings and the sockets (still open).
+async fn measure_pairs<F, Fut>(
+    pids: &[u32],
+    n: usize,
+    connect: F,
+) -> Result<(PairRss, Vec<WebSocket>)>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<WebSocket>>,
+{
+    let before = settle_rss(pids).await?;
+    let t = Instant::now();
+    let mut pairs = Vec::with_capacity(n);
+    for i in 0..n {
+        pairs.push(
+            within(Duration::from_secs(30), connect())
+                .await
+                .with_context(|| format!("pair {i}"))?,
+        );
+    }
+    eprintln!("  {n} pairs open ({:?})", t.elapsed());
+    let idle = settle_rss(pids).await?;
+    let mut after = Vec::new();
+    for size in [1024, 64 * 1024] {
+        let msg = "x".repeat(size);
+        let t = Instant::now();
+        // 100 at a time: bore's sockets keep Nagle on, so one echo may wait 40 ms for an ACK.
+        for chunk in pairs.chunks(100) {
+            for r in futures::future::join_all(chunk.iter().map(|ws| echo_once(ws, &msg))).await {
+                r?;
+            }
+        }
+        eprintln!("  {size} B echoed on {n} pairs ({:?})", t.elapsed());
+        after.push(settle_rss(pids).await?);
+    }
+    Ok((
+        PairRss {
+            before,
+            idle,
+            small: after[0],
+            large: after[1],
+        },
+        pairs,
+    ))
+}
+
+async fn close_all(sockets: Vec<WebSocket>) {
+    for ws in sockets {
+        let _ = ws.close(1000, "").await;
+    }
+}
+
 async fn run_memory(common: &Common, args: &MemoryArgs) -> Result<()> {
-    let need = (args.listeners + 2 * args.pairs + 256) as u64;
+    let cpu0 = CpuSnapshot::now();
+    // Harness: idle listeners + both ends of every pair; gateway: the same plus the pairs.
+    let need = (args.listeners + 3 * args.pairs + 256) as u64;
     let (soft, hard) = raise_nofile(need);
     if soft < need {
         bail!("the fd limit is {soft} (hard {hard}); {need} are needed: raise it with `ulimit -n`");
     }
     let bin = common.interlink_bin.clone().unwrap_or_else(interlink_bin);
     let gw = GatewayProc::start(&bin, common.gateway_threads)?;
+    let gw_pid = [gw.child.pid()];
     let cs = gw.connection_string();
-    header(&format!(
-        "Gateway memory: `interlink gateway` child process, VmRSS from /proc/{}/status",
-        gw.child.pid()
-    ));
+    header("Gateway memory: `interlink gateway` child process, VmRSS from /proc/PID/status");
     println!(
         "- idle listeners: raw control channels (WebSocket upgrade with `sb-hc-action=listen` \
          and a SAS token), {} per hybrid connection over {} names, held open and unread",
@@ -573,9 +725,9 @@ async fn run_memory(common: &Common, args: &MemoryArgs) -> Result<()> {
     );
     println!(
         "- pairs: `RelaySender::connect` to one `RelayListener` in the harness, all held \
-         open; then one 1 KiB message echoed on every pair"
+         open; then one 1 KiB, then one 64 KiB text message echoed on every pair"
     );
-    println!("- fd limit (soft/hard) of the harness and the gateway: {soft}/{hard}");
+    println!("- fd limit (soft/hard) of the harness and its children: {soft}/{hard}");
     let mut table = Table::new(&[
         "state",
         "N",
@@ -584,14 +736,15 @@ async fn run_memory(common: &Common, args: &MemoryArgs) -> Result<()> {
         "KiB per item",
         "gateway fds",
     ]);
-    let rss0 = settle_rss(&gw).await?;
+    let fds = || procs::open_fds(gw.child.pid()).to_string();
+    let rss0 = settle_rss(&gw_pid).await?;
     table.row(vec![
         "started, nothing connected".into(),
         "0".into(),
         rss0.to_string(),
         "—".into(),
         "—".into(),
-        procs::open_fds(gw.child.pid()).to_string(),
+        fds(),
     ]);
 
     let mut idle: Vec<Stream> = Vec::with_capacity(args.listeners);
@@ -603,14 +756,14 @@ async fn run_memory(common: &Common, args: &MemoryArgs) -> Result<()> {
                 .with_context(|| format!("idle listener {i}"))?,
         );
     }
-    let rss1 = settle_rss(&gw).await?;
+    let rss1 = settle_rss(&gw_pid).await?;
     table.row(vec![
         "+ idle listeners".into(),
         args.listeners.to_string(),
         rss1.to_string(),
         (rss1 as i64 - rss0 as i64).to_string(),
         per(rss1, rss0, args.listeners),
-        procs::open_fds(gw.child.pid()).to_string(),
+        fds(),
     ]);
 
     let listener = RelayListener::bind(&cs, "pairs", Default::default()).await?;
@@ -621,49 +774,74 @@ async fn run_memory(common: &Common, args: &MemoryArgs) -> Result<()> {
             smol::spawn(apps::serve_ws(a.socket)).detach();
         }
     });
-    let rss2 = settle_rss(&gw).await?;
     let sender = RelaySender::new(&cs, "pairs", ClientTls::webpki())?;
-    let mut pairs = Vec::with_capacity(args.pairs);
-    for i in 0..args.pairs {
-        pairs.push(
-            within(Duration::from_secs(30), async {
-                Ok(sender.connect(None, &[]).await?)
-            })
-            .await
-            .with_context(|| format!("pair {i}"))?,
-        );
+    let sender = &sender;
+    let (relay, pairs) = measure_pairs(&gw_pid, args.pairs, move || async move {
+        Ok(sender.connect(None, &[]).await?)
+    })
+    .await?;
+    for (label, rss) in [
+        ("+ open pairs (idle)", relay.idle),
+        ("+ one 1 KiB echo on every pair", relay.small),
+        ("+ one 64 KiB echo on every pair", relay.large),
+    ] {
+        table.row(vec![
+            label.into(),
+            args.pairs.to_string(),
+            rss.to_string(),
+            (rss as i64 - relay.before as i64).to_string(),
+            per(rss, relay.before, args.pairs),
+            fds(),
+        ]);
     }
-    let rss3 = settle_rss(&gw).await?;
-    table.row(vec![
-        "+ open pairs (idle)".into(),
-        args.pairs.to_string(),
-        rss3.to_string(),
-        (rss3 as i64 - rss2 as i64).to_string(),
-        per(rss3, rss2, args.pairs),
-        procs::open_fds(gw.child.pid()).to_string(),
-    ]);
-    let msg = "x".repeat(1024);
-    for ws in &pairs {
-        echo_once(ws, &msg).await?;
-    }
-    let rss4 = settle_rss(&gw).await?;
-    table.row(vec![
-        "+ one 1 KiB echo on every pair".into(),
-        args.pairs.to_string(),
-        rss4.to_string(),
-        (rss4 as i64 - rss2 as i64).to_string(),
-        per(rss4, rss2, args.pairs),
-        procs::open_fds(gw.child.pid()).to_string(),
-    ]);
     println!(
         "- the pair rows are measured against the RSS after the pairs' listener attached \
-         ({rss2} KiB); KiB per item = Δ RSS / N"
+         ({} KiB); KiB per item = Δ RSS / N",
+        relay.before
     );
+    background(&cpu0);
     println!("\n{}", table.render());
-    drop(pairs);
+    close_all(pairs).await;
     drop(idle);
     accept_task.cancel().await;
     listener.close().await;
+    drop(gw);
+
+    // The same pairs through the tunnels (their server + client processes).
+    let direct = DirectServer::start().await?;
+    let (tunnels, notes) = start_tunnels(common, direct.addr.port()).await;
+    let mut cmp = Table::new(&[
+        "relay (processes measured)",
+        "N pairs",
+        "KiB/pair idle",
+        "KiB/pair after 1 KiB echo",
+        "KiB/pair after 64 KiB echo",
+    ]);
+    let row = |name: &str, r: &PairRss| {
+        vec![
+            name.to_string(),
+            args.pairs.to_string(),
+            per(r.idle, r.before, args.pairs),
+            per(r.small, r.before, args.pairs),
+            per(r.large, r.before, args.pairs),
+        ]
+    };
+    cmp.row(row("interlink (gateway)", &relay));
+    for t in &tunnels {
+        let pids: Vec<u32> = t.children.iter().map(|c| c.pid()).collect();
+        let addr = SocketAddr::from(([127, 0, 0, 1], t.public_port));
+        let (r, pairs) = measure_pairs(&pids, args.pairs, || ws_connect(addr)).await?;
+        cmp.row(row(&format!("{} (server + client)", t.name), &r));
+        close_all(pairs).await;
+    }
+    println!("\n#### Relay-side memory per open WebSocket pair, same run\n");
+    for n in &notes {
+        println!("- note: {n}");
+    }
+    background(&cpu0);
+    println!("\n{}", cmp.render());
+    drop(tunnels);
+    direct.stop().await;
     Ok(())
 }
 

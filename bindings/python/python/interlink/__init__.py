@@ -1,0 +1,77 @@
+"""interlink: reach services behind firewalls through a relay (Azure Relay Hybrid
+Connections compatible), from asyncio.
+
+- :class:`Gateway` — the relay gateway server.
+- :class:`RelayListener` — a listener: HTTP handler + accepted WebSockets.
+- :class:`RelaySender` — HTTP requests and WebSockets to a listener.
+- :class:`GatewayMachine` — the sans-IO gateway state machine (bring your own I/O).
+- :func:`create_token`, :func:`validate_token` — SAS tokens.
+- :mod:`interlink.errors` — the exception hierarchy (``RelayError`` and subclasses).
+
+Every ``async`` method is a native coroutine awaited by asyncio; the I/O runs on interlink's
+own thread (smol), so the event loop is never blocked.
+"""
+
+import atexit as _atexit
+
+from . import errors
+from ._interlink import _shutdown
+from ._interlink import (
+    AcceptInfo,
+    GatewayMachine,
+    GatewayOutput,
+    RelaySender,
+    Request,
+    Response,
+    TokenInfo,
+    WebSocket,
+    __version__,
+    create_token,
+    validate_token,
+)
+from ._gateway import Gateway
+from ._listener import RelayListener
+from ._opening import Opening
+from .errors import (
+    AuthError,
+    ClosedError,
+    ConfigError,
+    ConnectionClosed,
+    NetworkError,
+    NotFoundError,
+    ProtocolError,
+    RefusedError,
+    RelayError,
+    TimeoutError,
+)
+
+# Rust threads stop entering Python before the interpreter finalizes (see src/detach.rs).
+_atexit.register(_shutdown)
+
+__all__ = [
+    "AcceptInfo",
+    "AuthError",
+    "ClosedError",
+    "ConfigError",
+    "ConnectionClosed",
+    "Gateway",
+    "GatewayMachine",
+    "GatewayOutput",
+    "NetworkError",
+    "NotFoundError",
+    "Opening",
+    "ProtocolError",
+    "RefusedError",
+    "RelayError",
+    "RelayListener",
+    "RelaySender",
+    "Request",
+    "Response",
+    "TimeoutError",
+    "TokenInfo",
+    "WebSocket",
+    "__version__",
+    "create_token",
+    "errors",
+    "validate_token",
+]
