@@ -29,3 +29,29 @@ fn readme_example() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, Box<dyn std::error::Error>>(())
     })
 }
+
+/// The README's Node, Python and C blocks are the files the binding suites run.
+#[test]
+fn readme_snippets_match() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let readme = read("README.md");
+    let block = |text: &str, lang: &str| -> String {
+        let start = text
+            .find(&format!("```{lang}\n"))
+            .unwrap_or_else(|| panic!("no {lang} block"))
+            + lang.len()
+            + 4;
+        let end = text[start..].find("```").unwrap() + start;
+        text[start..end].trim_end().to_string()
+    };
+    assert_eq!(
+        block(&readme, "js"),
+        read("bindings/node/examples/readme.mjs").trim_end()
+    );
+    assert_eq!(
+        block(&readme, "python"),
+        block(&read("bindings/python/README.md"), "python")
+    );
+    assert_eq!(block(&readme, "c"), read("tests/c/example.c").trim_end());
+}
