@@ -51,6 +51,12 @@ fn ctrlc_hook(tx: async_channel::Sender<()>) -> std::io::Result<()> {
 
 fn main() {
     let cli = Cli::parse();
+    if std::env::var_os("SMOL_THREADS").is_none() {
+        // smol's global executor runs one thread unless told otherwise; the gateway and the
+        // forwarders should use every core. SAFETY: no other thread exists yet.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        unsafe { std::env::set_var("SMOL_THREADS", cores.to_string()) };
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

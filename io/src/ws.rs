@@ -19,7 +19,13 @@ use interlink_core::ws::{
 use std::time::Duration;
 
 /// Read buffer size of drivers and forwarders.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Read buffer of the frame forwarder (larger: it is the data path).
+const PUMP_CHUNK: usize = 32 * 1024;
+
+/// Commands applied per wake-up before the output is written (one write for a burst).
+const COMMAND_BATCH: usize = 64;
 
 /// Something to send on a driven WebSocket.
 #[derive(Debug, Clone)]
@@ -243,8 +249,18 @@ pub async fn drive<S, T>(
             Wake::Read(Ok(n)) => conn.handle_input(&scratch[..n]),
             Wake::Read(Err(e)) => break Some(e.to_string()),
             Wake::Command(Some(cmd)) => {
-                if let Err(e) = apply(&mut conn, cmd, &mut streaming) {
-                    tracing::debug!("websocket command refused: {e}");
+                // Take what else is already queued so a burst goes out in one write.
+                let burst = std::iter::once(cmd)
+                    .chain(std::iter::from_fn(|| commands.try_recv().ok()).take(COMMAND_BATCH - 1));
+                for cmd in burst {
+                    let stream_starts = matches!(cmd, WsCommand::StreamFrom { .. });
+                    if let Err(e) = apply(&mut conn, cmd, &mut streaming) {
+                        tracing::debug!("websocket command refused: {e}");
+                    }
+                    if stream_starts {
+                        // Later commands wait until the streamed message has ended.
+                        break;
+                    }
                 }
             }
             Wake::Command(None) => {
@@ -396,8 +412,8 @@ where
     let mut decoder = FrameDecoder::new(role, FrameLimits::unlimited());
     let mut rng = fastrand::Rng::new();
     let mut input = leftover;
-    let mut out = BytesMut::with_capacity(READ_CHUNK + 16);
-    let mut scratch = vec![0u8; READ_CHUNK];
+    let mut out = BytesMut::with_capacity(PUMP_CHUNK + 16);
+    let mut scratch = vec![0u8; PUMP_CHUNK];
     let mut mask: Option<[u8; 4]> = None;
     let mut offset = 0u64;
     let mut in_close = false;
@@ -439,6 +455,14 @@ where
                 return DirectionEnd::Broken;
             }
             out.clear();
+            // A burst of large frames may have grown the buffers: give the memory back
+            // before waiting (idle pairs should cost little).
+            if out.capacity() > 4 * PUMP_CHUNK {
+                out = BytesMut::with_capacity(PUMP_CHUNK + 16);
+            }
+        }
+        if input.is_empty() && input.capacity() > 4 * PUMP_CHUNK {
+            input = BytesMut::new();
         }
         match reader.read(&mut scratch).await {
             Ok(0) | Err(_) => return DirectionEnd::Broken,

@@ -593,3 +593,48 @@ fn gateway_shutdown_takes_listeners_offline() {
         listener.close().await;
     });
 }
+
+#[test]
+fn finished_http_requests_leave_nothing_behind() {
+    run(async {
+        let gw = gateway().await;
+        let listener = listen(&gw, "hc1").await;
+        listener.set_http_handler(|_req| async { http::Response::new(interlink::net::full("ok")) });
+        let sender = sender(&gw, "hc1");
+        let anonymous: interlink_core::relay::connection_string::ConnectionString =
+            format!("Endpoint=sb://{}/", gw.local_addr())
+                .parse()
+                .unwrap();
+        let unauthorized = interlink::relay::RelaySender::new(
+            &anonymous,
+            "hc1",
+            interlink::net::ClientTls::webpki(),
+        )
+        .unwrap();
+        for i in 0..40 {
+            let resp =
+                within(sender.request(request("GET", &format!("/x{i}"), interlink::net::empty())))
+                    .await
+                    .unwrap();
+            assert_eq!(resp.status(), 200);
+            assert_eq!(body_of(resp).await, "ok");
+            let resp = within(unauthorized.request(request("GET", "/", interlink::net::empty())))
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 401);
+            let _ = body_of(resp).await;
+        }
+        // Only the control channel is left (give the last answers a moment to be released).
+        let mut left = usize::MAX;
+        for _ in 0..100 {
+            left = gw.connections_in_flight();
+            if left == 1 {
+                break;
+            }
+            smol::Timer::after(Duration::from_millis(10)).await;
+        }
+        assert_eq!(left, 1, "per-request state leaked");
+        assert_eq!(gw.stats().pending_requests, 0);
+        listener.close().await;
+    });
+}

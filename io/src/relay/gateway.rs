@@ -230,6 +230,9 @@ impl Inner {
             } else {
                 // The sender went away mid-body.
                 self.feed_sync(|g, now| g.handle_disconnect(now, conn));
+                let mut shared = self.shared.lock().expect("gateway lock");
+                shared.slots.remove(&conn);
+                shared.aborted.remove(&conn);
             }
         }
     }
@@ -320,7 +323,25 @@ fn dispatch(shared: &mut Shared) -> Vec<BodyWork> {
                 headers,
                 body,
             } => {
-                let Some(Slot::Http { tx }) = shared.slots.get(&conn) else {
+                let streaming = body == ResponseBody::Streaming;
+                // A complete answer ends the sender's business with the gateway; a streaming
+                // one keeps the slot until HttpEnd / HttpAbort.
+                let slot = if streaming {
+                    shared.slots.get(&conn).and_then(|s| match s {
+                        Slot::Http { tx } => Some(tx.clone()),
+                        _ => None,
+                    })
+                } else {
+                    match shared.slots.remove(&conn) {
+                        Some(Slot::Http { tx }) => Some(tx),
+                        Some(other) => {
+                            shared.slots.insert(conn, other);
+                            None
+                        }
+                        None => None,
+                    }
+                };
+                let Some(tx) = slot else {
                     continue;
                 };
                 let body = match body {
@@ -516,6 +537,14 @@ impl GatewayServer {
             .expect("gateway lock")
             .gateway
             .stats()
+    }
+
+    /// Connections the adapter is tracking: upgrade requests waiting for an answer, driven
+    /// WebSockets (control channels, request rendezvous) and HTTP senders waiting for a
+    /// response or streaming one. Paired WebSockets are not counted (they are forwarded
+    /// without the gateway). Returns to the number of control channels when traffic stops.
+    pub fn connections_in_flight(&self) -> usize {
+        self.inner.shared.lock().expect("gateway lock").slots.len()
     }
 
     /// Stops accepting, closes control channels and rendezvous with 1001 (going away),

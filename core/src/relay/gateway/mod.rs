@@ -22,6 +22,7 @@
 
 mod config;
 pub mod http;
+mod timers;
 mod types;
 
 pub use config::{GatewayConfig, HybridConnectionConfig, Limits};
@@ -34,8 +35,8 @@ use crate::relay::message::{
 use crate::relay::sas::{Audience, AuthError, Rights, TokenValidator};
 use crate::time::{Instant, UnixTime};
 use bytes::{Bytes, BytesMut};
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use timers::{TimerKey, Timers};
 
 /// The relay gateway state machine. See the [module docs](self) for the driving order.
 pub struct Gateway {
@@ -46,15 +47,8 @@ pub struct Gateway {
     connections: HashMap<String, HcState>,
     accepts: HashMap<String, PendingAccept>,
     requests: HashMap<String, PendingRequest>,
-    timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    timers: Timers,
     out: VecDeque<Output>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum TimerKey {
-    Accept(String),
-    Request(String),
-    Listener(ConnId),
 }
 
 /// What the gateway knows about a connection it tracks.
@@ -164,7 +158,7 @@ impl Gateway {
             connections,
             accepts: HashMap::new(),
             requests: HashMap::new(),
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             out: VecDeque::new(),
         }
     }
@@ -180,6 +174,7 @@ impl Gateway {
             listeners: self.connections.values().map(|h| h.listeners.len()).sum(),
             pending_accepts: self.accepts.len(),
             pending_requests: self.requests.len(),
+            deadlines: self.timers.len(),
         }
     }
 
@@ -199,7 +194,7 @@ impl Gateway {
     /// When [`Gateway::handle_timeout`] should be called next (may be early, never late).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        self.timers.next()
     }
 
     fn unix(&self, now: Instant) -> UnixTime {
@@ -211,7 +206,7 @@ impl Gateway {
     }
 
     fn schedule(&mut self, at: Instant, key: TimerKey) {
-        self.timers.push(Reverse((at, key)));
+        self.timers.set(at, key);
     }
 
     fn new_id(&mut self) -> String {
@@ -480,8 +475,20 @@ impl Gateway {
         self.schedule(deadline, TimerKey::Accept(secret));
     }
 
+    /// Forgets a request and its deadline.
+    fn remove_request(&mut self, id: &str) -> Option<PendingRequest> {
+        self.timers.cancel(&TimerKey::Request(id.to_string()));
+        self.requests.remove(id)
+    }
+
+    /// Forgets a pending accept and its deadline.
+    fn remove_accept(&mut self, secret: &str) -> Option<PendingAccept> {
+        self.timers.cancel(&TimerKey::Accept(secret.to_string()));
+        self.accepts.remove(secret)
+    }
+
     fn take_accept(&mut self, secret: &str) -> Option<PendingAccept> {
-        let pending = self.accepts.remove(secret)?;
+        let pending = self.remove_accept(secret)?;
         if let Some(h) = self.connections.get_mut(&pending.hc) {
             h.pending_accepts = h.pending_accepts.saturating_sub(1);
         }
@@ -935,7 +942,7 @@ impl Gateway {
     pub fn handle_disconnect(&mut self, _now: Instant, conn: ConnId) {
         match self.conns.remove(&conn) {
             Some(ConnState::HeldSender { accept }) => {
-                if let Some(p) = self.accepts.remove(&accept)
+                if let Some(p) = self.remove_accept(&accept)
                     && let Some(h) = self.connections.get_mut(&p.hc)
                 {
                     h.pending_accepts = h.pending_accepts.saturating_sub(1);
@@ -950,7 +957,7 @@ impl Gateway {
             }
             Some(ConnState::Rendezvous { .. }) => {}
             Some(ConnState::HttpSender { request }) => {
-                if let Some(r) = self.requests.remove(&request)
+                if let Some(r) = self.remove_request(&request)
                     && let Some(rv) = r.rendezvous
                 {
                     if let Some(ConnState::Rendezvous { phase, .. }) = self.conns.get_mut(&rv) {
@@ -973,11 +980,7 @@ impl Gateway {
     /// response deadlines (504 with Azure's JSON body), idle streamed responses (aborted),
     /// expired listener tokens (close 1008) and keepalive pings and timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(Reverse((at, _))) = self.timers.peek() {
-            if *at > now {
-                break;
-            }
-            let Reverse((_, key)) = self.timers.pop().expect("peeked");
+        while let Some(key) = self.timers.pop_due(now) {
             match key {
                 TimerKey::Accept(secret) => {
                     if self.accepts.get(&secret).is_some_and(|p| p.deadline <= now) {
@@ -1016,7 +1019,7 @@ impl Gateway {
         match req.phase {
             RequestPhase::AwaitRendezvous | RequestPhase::AwaitResponse => {
                 let secs = self.config.limits.response_timeout.as_secs();
-                let req = self.requests.remove(id).expect("present");
+                let req = self.remove_request(id).expect("present");
                 self.conns.remove(&req.sender);
                 if let Some(rv) = req.rendezvous {
                     self.conns.insert(
@@ -1073,11 +1076,17 @@ impl Gateway {
             l.ping_sent = Some(now);
             self.send(conn, WsOut::Ping);
         }
+        self.arm_listener(conn);
+    }
+
+    /// Sets a listener's one deadline: the earlier of its token expiry and its next
+    /// keepalive step (ping due, or pong overdue).
+    fn arm_listener(&mut self, conn: ConnId) {
         let Some(ConnState::Listener(l)) = self.conns.get(&conn) else {
             return;
         };
         let next = match l.ping_sent {
-            Some(sent) => sent + limits.keepalive_timeout,
+            Some(sent) => sent + self.config.limits.keepalive_timeout,
             None => l.next_ping,
         };
         let at = next.min(l.token_deadline);
@@ -1099,7 +1108,7 @@ impl Gateway {
                 if let Some(ConnState::Listener(l)) = self.conns.get_mut(&conn) {
                     l.token_deadline = deadline;
                 }
-                self.schedule(deadline, TimerKey::Listener(conn));
+                self.arm_listener(conn);
             }
             Err(_) => self.close_listener(conn, CloseReason(1008, "invalid token")),
         }
@@ -1138,7 +1147,7 @@ impl Gateway {
         headers: Headers,
         body: Bytes,
     ) {
-        let Some(req) = self.requests.remove(request) else {
+        let Some(req) = self.remove_request(request) else {
             return;
         };
         self.conns.remove(&req.sender);
@@ -1199,14 +1208,14 @@ impl Gateway {
     }
 
     fn finish_request(&mut self, request: &str) {
-        if let Some(req) = self.requests.remove(request) {
+        if let Some(req) = self.remove_request(request) {
             self.conns.remove(&req.sender);
         }
     }
 
     /// Ends a request whose listener side broke: 502 if nothing was sent yet, abort otherwise.
     fn abort_request(&mut self, request: &str, why: &str) {
-        let Some(req) = self.requests.remove(request) else {
+        let Some(req) = self.remove_request(request) else {
             return;
         };
         self.conns.remove(&req.sender);
@@ -1259,6 +1268,7 @@ impl Gateway {
     }
 
     fn forget_listener(&mut self, conn: ConnId, l: &ListenerState) {
+        self.timers.cancel(&TimerKey::Listener(conn));
         if let Some(h) = self.connections.get_mut(&l.hc) {
             h.listeners.retain(|c| *c != conn);
             if self.config.hybrid_connections.is_none()

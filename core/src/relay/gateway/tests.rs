@@ -1096,3 +1096,49 @@ fn any_name_mode_creates_and_drops_state_with_listeners() {
     assert_eq!(g.listener_count("x1"), 0);
     assert!(g.connections.is_empty());
 }
+
+#[test]
+fn finished_work_leaves_no_deadlines_behind() {
+    let mut g = gateway();
+    listen(&mut g, Instant(0), 1, "L");
+    let tok = token("root", "hc1", 600);
+    for i in 0..50u64 {
+        g.handle_http_request(
+            Instant(i),
+            ConnId(100 + i),
+            http(
+                "GET",
+                "/hc1",
+                &[("ServiceBusAuthorization", &tok)],
+                RequestBody::Complete(Bytes::new()),
+            ),
+        );
+        let r = one_request(&drain(&mut g), 1);
+        let resp = format!(
+            r#"{{"response":{{"requestId":"{}","statusCode":200,"body":false}}}}"#,
+            r.id
+        );
+        g.handle_text(Instant(i), ConnId(1), &resp);
+        assert_eq!(http_status(&drain(&mut g), 100 + i).unwrap().0, 200);
+        // A sender that gives up before a listener accepts leaves nothing either.
+        g.handle_upgrade(
+            Instant(i),
+            ConnId(1000 + i),
+            upgrade(
+                "/$hc/hc1",
+                "sb-hc-action=connect",
+                &[("ServiceBusAuthorization", &tok)],
+            ),
+        );
+        drain(&mut g);
+        g.handle_disconnect(Instant(i), ConnId(1000 + i));
+    }
+    let stats = g.stats();
+    assert_eq!((stats.pending_requests, stats.pending_accepts), (0, 0));
+    assert_eq!(
+        stats.deadlines, 1,
+        "only the listener's keepalive/token deadline remains"
+    );
+    g.handle_disconnect(Instant(100), ConnId(1));
+    assert_eq!(g.stats().deadlines, 0);
+}

@@ -184,4 +184,6 @@ pub struct GatewayStats {
     pub pending_accepts: usize,
     /// HTTP requests in flight.
     pub pending_requests: usize,
+    /// Deadlines set (one per listener, pending accept and request in flight).
+    pub deadlines: usize,
 }
