@@ -638,3 +638,45 @@ fn finished_http_requests_leave_nothing_behind() {
         listener.close().await;
     });
 }
+
+/// Sends raw bytes to the gateway and returns the status line of its answer.
+async fn raw_status(addr: std::net::SocketAddr, request: &str) -> String {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = smol::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = within(tcp.read(&mut buf)).await.unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn body_limits_give_413_and_408() {
+    run(async {
+        let mut options = interlink::relay::GatewayOptions::local();
+        options.config.limits.max_request_body_bytes = Some(1000);
+        options.config.limits.request_body_timeout = Duration::from_millis(300);
+        let gw = interlink::relay::GatewayServer::start(options)
+            .await
+            .unwrap();
+        let listener = listen(&gw, "hc1").await;
+        listener.set_http_handler(|_req| async { http::Response::new(interlink::net::full("ok")) });
+        let addr = gw.local_addr();
+        // Declared larger than the limit: refused before any byte of it is read.
+        let status = raw_status(
+            addr,
+            "POST /hc1/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n",
+        )
+        .await;
+        assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+        // A small body that never arrives: 408 once request_body_timeout has passed.
+        let status = raw_status(
+            addr,
+            "POST /hc1/x HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc",
+        )
+        .await;
+        assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+        assert_eq!(gw.stats().pending_requests, 0);
+        listener.close().await;
+    });
+}

@@ -1142,3 +1142,98 @@ fn finished_work_leaves_no_deadlines_behind() {
     g.handle_disconnect(Instant(100), ConnId(1));
     assert_eq!(g.stats().deadlines, 0);
 }
+
+#[test]
+fn limits_past_their_values() {
+    let limits = Limits {
+        request_headers_max_bytes: 200,
+        max_pending_rendezvous_per_connection: 2,
+        control_body_max_bytes: 8,
+        ..Default::default()
+    };
+    let mut g = gateway_with(limits, Some(vec![HybridConnectionConfig::new("hc1")]));
+    listen(&mut g, Instant(0), 1, "L");
+    let tok = token("root", "hc1", 600);
+    // Headers past the limit: 431, nothing reaches the listener.
+    let big = "v".repeat(300);
+    g.handle_http_request(
+        Instant(0),
+        ConnId(2),
+        http(
+            "GET",
+            "/hc1",
+            &[("ServiceBusAuthorization", &tok), ("X-Big", &big)],
+            RequestBody::Complete(Bytes::new()),
+        ),
+    );
+    let out = drain(&mut g);
+    assert_eq!(http_status(&out, 2).unwrap().0, 431);
+    assert!(sent_text(&out, 1).is_empty());
+    // Pending rendezvous past the limit: 503 for the third waiting sender.
+    for c in 10..13 {
+        g.handle_upgrade(
+            Instant(0),
+            ConnId(c),
+            upgrade(
+                "/$hc/hc1",
+                "sb-hc-action=connect",
+                &[("ServiceBusAuthorization", &tok)],
+            ),
+        );
+    }
+    assert_eq!(refused(&drain(&mut g)), vec![(12, 503)]);
+    // A body larger than the control-channel limit goes through a rendezvous instead…
+    g.handle_http_request(
+        Instant(0),
+        ConnId(3),
+        http(
+            "POST",
+            "/hc1",
+            &[("ServiceBusAuthorization", &tok)],
+            RequestBody::Complete(Bytes::from_static(b"0123456789")),
+        ),
+    );
+    assert!(one_request(&drain(&mut g), 1).is_rendezvous_only());
+    // …and a response body past it on the control channel closes that channel with 1009.
+    g.handle_http_request(
+        Instant(0),
+        ConnId(4),
+        http(
+            "GET",
+            "/hc1",
+            &[("ServiceBusAuthorization", &tok)],
+            RequestBody::Complete(Bytes::new()),
+        ),
+    );
+    let r = one_request(&drain(&mut g), 1);
+    g.handle_text(
+        Instant(1),
+        ConnId(1),
+        &format!(
+            r#"{{"response":{{"requestId":"{}","statusCode":200,"body":true}}}}"#,
+            r.id
+        ),
+    );
+    g.handle_binary(
+        Instant(1),
+        ConnId(1),
+        Bytes::from_static(b"0123456789"),
+        true,
+    );
+    let out = drain(&mut g);
+    assert!(
+        out.contains(&Output::Send {
+            conn: ConnId(1),
+            msg: WsOut::Close {
+                code: 1009,
+                reason: "response body too large for the control channel".into()
+            }
+        }),
+        "{out:?}"
+    );
+    assert_eq!(
+        http_status(&out, 4).unwrap().0,
+        502,
+        "the sender learns the listener failed"
+    );
+}
