@@ -13,6 +13,7 @@
 pub mod address;
 pub mod connection_string;
 pub mod gateway;
+pub mod http_headers;
 pub mod listener;
 pub mod message;
 pub mod sas;

@@ -1,11 +1,10 @@
 //! Clients: [`request`] (HTTP/1.1 through hyper) and [`ws_handshake`] (a raw WebSocket
 //! opening handshake read with httparse).
 
-use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use hyper::body::Incoming;
-use sha1::{Digest, Sha1};
+use interlink_core::ws;
 use smol_hyper::rt::FuturesIo;
 
 use super::body::Body;
@@ -19,9 +18,6 @@ pub const MAX_HEAD_LEN: usize = 16 * 1024;
 
 /// Largest refusal body [`ws_handshake`] reads, in bytes; longer bodies are truncated.
 pub const MAX_REFUSAL_BODY_LEN: usize = 64 * 1024;
-
-/// Most headers [`ws_handshake`] accepts in a response head.
-const MAX_HEADERS: usize = 64;
 
 /// Sends one HTTP/1.1 request over a fresh connection to `target` and returns the response
 /// as soon as its head has arrived; the body streams.
@@ -162,36 +158,24 @@ pub async fn ws_handshake(
         let body = read_refusal_body(&mut stream, &head, leftover).await?;
         return Ok(HandshakeOutcome::Refused { head, body });
     }
-    if !head.has_token("upgrade", "websocket") {
-        return Err(HandshakeError::MissingUpgrade.into());
-    }
-    if !head.has_token("connection", "upgrade") {
-        return Err(HandshakeError::MissingConnectionUpgrade.into());
-    }
-    if head.header("sec-websocket-accept").map(str::trim) != Some(accept_key(key).as_str()) {
-        return Err(HandshakeError::BadAccept.into());
-    }
-    if let Some(selected) = head.header("sec-websocket-protocol") {
-        let selected = selected.trim();
-        if !protocols.contains(&selected) {
-            return Err(HandshakeError::UnexpectedProtocol(selected.to_owned()).into());
-        }
+    // The RFC 6455 checks (Upgrade, Connection, Accept, no extension, one protocol) are
+    // the core's; offering is ours.
+    let core_head = ws::ResponseHead {
+        status: head.status,
+        reason: head.reason.clone(),
+        headers: head.headers.clone(),
+        head_len,
+    };
+    if let Some(selected) = ws::validate_101(&core_head, key).map_err(HandshakeError::Invalid)?
+        && !protocols.contains(&selected.as_str())
+    {
+        return Err(HandshakeError::UnexpectedProtocol(selected).into());
     }
     Ok(HandshakeOutcome::Upgraded {
         head,
         stream,
         leftover,
     })
-}
-
-/// `Sec-WebSocket-Accept` for `key`: base64(SHA-1(key + GUID)), RFC 6455 §4.2.2.
-// TODO: switch to interlink_core::ws::handshake::accept_key once it lands.
-pub(crate) fn accept_key(key: &str) -> String {
-    const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    let mut sha = Sha1::new();
-    sha.update(key.as_bytes());
-    sha.update(GUID.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
 }
 
 const RESERVED: &[&str] = &[
@@ -232,22 +216,16 @@ fn build_ws_request(
         }
     }
     check("sec-websocket-key", key)?;
-    let protocols = protocols.join(", ");
-    check("sec-websocket-protocol", &protocols)?;
+    check("sec-websocket-protocol", &protocols.join(", "))?;
 
-    let mut out = format!(
-        "GET {} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n",
-        target.path_and_query
-    );
-    if !protocols.is_empty() {
-        out.push_str(&format!("Sec-WebSocket-Protocol: {protocols}\r\n"));
-    }
-    for (name, value) in extra {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out.push_str("\r\n");
-    Ok(out.into_bytes())
+    let protocols: Vec<&str> = protocols.to_vec();
+    Ok(ws::client_request(
+        &host,
+        &target.path_and_query,
+        key,
+        &protocols,
+        &extra,
+    ))
 }
 
 /// Reads more bytes into `buf`; `false` on EOF.
@@ -262,25 +240,16 @@ async fn fill(stream: &mut Stream, buf: &mut BytesMut) -> std::io::Result<bool> 
 async fn read_head(stream: &mut Stream, buf: &mut BytesMut) -> Result<(HttpHead, usize), NetError> {
     loop {
         if !buf.is_empty() {
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut response = httparse::Response::new(&mut headers);
-            let parsed = response.parse(buf).map_err(HandshakeError::Parse)?;
-            if let httparse::Status::Complete(len) = parsed {
+            if let Some(h) = ws::parse_response(buf).map_err(|e| match e {
+                ws::HandshakeError::HeadTooLarge => HandshakeError::HeadTooLarge(MAX_HEAD_LEN),
+                other => HandshakeError::Invalid(other),
+            })? {
                 let head = HttpHead {
-                    status: response.code.unwrap_or_default(),
-                    reason: response.reason.unwrap_or_default().to_owned(),
-                    headers: response
-                        .headers
-                        .iter()
-                        .map(|h| {
-                            (
-                                h.name.to_owned(),
-                                String::from_utf8_lossy(h.value).into_owned(),
-                            )
-                        })
-                        .collect(),
+                    status: h.status,
+                    reason: h.reason,
+                    headers: h.headers,
                 };
-                return Ok((head, len));
+                return Ok((head, h.head_len));
             }
             if buf.len() >= MAX_HEAD_LEN {
                 return Err(HandshakeError::HeadTooLarge(MAX_HEAD_LEN).into());
@@ -354,14 +323,6 @@ async fn read_refusal_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accept_key_matches_rfc_6455_example() {
-        assert_eq!(
-            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
-    }
 
     #[test]
     fn builds_the_upgrade_request() {

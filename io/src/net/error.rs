@@ -154,18 +154,11 @@ pub enum HandshakeError {
     /// The response head exceeds the size limit (bytes).
     #[error("response head larger than {0} bytes")]
     HeadTooLarge(usize),
-    /// The response head is not valid HTTP/1.x.
-    #[error("malformed response head: {0}")]
-    Parse(#[from] httparse::Error),
-    /// A 101 response without `Upgrade: websocket`.
-    #[error("101 response without `Upgrade: websocket`")]
-    MissingUpgrade,
-    /// A 101 response without `Connection: upgrade`.
-    #[error("101 response without `Connection: upgrade`")]
-    MissingConnectionUpgrade,
-    /// `Sec-WebSocket-Accept` is missing or does not match the key that was sent.
-    #[error("Sec-WebSocket-Accept missing or wrong")]
-    BadAccept,
+    /// The response head is not valid HTTP/1.x, or a 101 breaks RFC 6455 (no `Upgrade:
+    /// websocket`, no `Connection: upgrade`, a wrong `Sec-WebSocket-Accept`, an extension):
+    /// the core's verdict.
+    #[error("invalid handshake response: {0}")]
+    Invalid(interlink_core::ws::HandshakeError),
     /// The server selected a subprotocol that the client did not offer.
     #[error("server selected subprotocol {0:?} which was not offered")]
     UnexpectedProtocol(String),

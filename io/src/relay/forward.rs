@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::BodyExt as _;
+use interlink_core::relay::http_headers::{is_framing, is_hop_by_hop};
 use interlink_core::relay::message::AcceptCommand;
 use interlink_core::ws::Role;
 
@@ -32,36 +33,21 @@ use crate::net::{self, Body, ClientTls, Target};
 /// How long a bridged WebSocket may go on after the first Close passed (half-close).
 const BRIDGE_LINGER: Duration = Duration::from_secs(30);
 
-/// Request headers not passed to the local server (hop-by-hop; `Host` is set to the target).
-const HTTP_SKIP: &[&str] = &[
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// Request headers not passed to the local server: `Host` (set to the target) and the
+/// framing of the relay's hop.
+fn skip_for_http(name: &str) -> bool {
+    name.eq_ignore_ascii_case("host") || is_hop_by_hop(name)
+}
 
-/// Upgrade headers not passed to the local server: the handshake's own, hop-by-hop ones and
-/// extensions (the pump forwards frames without extensions).
-const WS_SKIP: &[&str] = &[
-    "host",
-    "upgrade",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "content-length",
-    "sec-websocket-key",
-    "sec-websocket-version",
-    "sec-websocket-protocol",
-    "sec-websocket-extensions",
-    "servicebusauthorization",
-];
+/// Upgrade headers not passed to the local server: `Host`, framing, the handshake's own
+/// (the bridge makes its own handshake, without extensions) and the relay token.
+fn skip_for_websocket(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "host"
+        || is_framing(&n)
+        || n.starts_with("sec-websocket-")
+        || n == "servicebusauthorization"
+}
 
 /// Where requests go: the local server and a path prefix taken from the target URL.
 struct Forwarder {
@@ -105,8 +91,14 @@ impl Forwarder {
             return text_response(400, "bad request target");
         };
         parts.uri = uri;
-        for name in HTTP_SKIP {
-            parts.headers.remove(*name);
+        let skipped: Vec<http::HeaderName> = parts
+            .headers
+            .keys()
+            .filter(|n| skip_for_http(n.as_str()))
+            .cloned()
+            .collect();
+        for name in skipped {
+            parts.headers.remove(name);
         }
         parts.extensions = http::Extensions::new();
         let req = http::Request::from_parts(parts, body);
@@ -126,7 +118,7 @@ impl Forwarder {
             .connect_headers
             .iter()
             .filter(|(n, v)| {
-                !WS_SKIP.iter().any(|s| n.eq_ignore_ascii_case(s))
+                !skip_for_websocket(n)
                     && http::HeaderName::from_bytes(n.as_bytes()).is_ok()
                     && http::HeaderValue::from_str(v).is_ok()
             })

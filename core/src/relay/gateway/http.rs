@@ -6,33 +6,9 @@
 //! headers the listener may send are dropped (the gateway frames the response itself) and the
 //! gateway's host is appended to `Via`.
 
+use crate::relay::http_headers::{is_framing, named_by_connection};
 use crate::relay::message::Headers;
 use percent_encoding::percent_decode_str;
-
-/// Headers that describe one hop and never reach the listener (RFC 7230 §6.1 plus `Close`).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "content-length",
-    "host",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "close",
-    "keep-alive",
-    "proxy-connection",
-];
-
-/// Response headers the gateway sets itself.
-const RESPONSE_FRAMING: &[&str] = &[
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "trailer",
-    "te",
-];
 
 /// Where a sender's token came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,12 +37,8 @@ pub fn filter_request_headers(
     query_token: Option<String>,
     auth_required: bool,
 ) -> (Headers, Option<SenderToken>) {
-    let named_by_connection: Vec<String> = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
-        .filter(|s| !s.is_empty())
-        .collect();
+    let named_by_connection =
+        named_by_connection(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let find = |name: &str| {
         headers
             .iter()
@@ -85,7 +57,8 @@ pub fn filter_request_headers(
     let mut out = Headers::new();
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
-        if HOP_BY_HOP.contains(&lower.as_str())
+        if is_framing(&lower)
+            || lower == "host"
             || named_by_connection.contains(&lower)
             || Some(lower.as_str()) == strip
         {
@@ -101,10 +74,7 @@ pub fn filter_request_headers(
 pub fn filter_response_headers(headers: &Headers, via_host: &str) -> Headers {
     let mut out = Headers::new();
     for (name, value) in headers.iter() {
-        if RESPONSE_FRAMING
-            .iter()
-            .any(|f| name.eq_ignore_ascii_case(f))
-        {
+        if is_framing(name) {
             continue;
         }
         out.append_joined(name, value);

@@ -6,11 +6,11 @@ use hyper::body::Incoming;
 use smol::net::TcpListener;
 
 use super::{TestServer, run};
-use crate::net::client::accept_key;
 use crate::net::{
     Body, ClientTls, ConnInfo, HandshakeError, HandshakeOutcome, MAX_HEAD_LEN, NetError, Stream,
     Target, connect, empty, full, request, upgraded, ws_handshake,
 };
+use interlink_core::ws::{HandshakeError as CoreHandshakeError, accept_key};
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
@@ -300,13 +300,17 @@ fn invalid_101_answers_are_errors() {
               Connection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n";
         assert!(matches!(
             handshake_with(bad_accept, &[]).await,
-            Err(NetError::Handshake(HandshakeError::BadAccept))
+            Err(NetError::Handshake(HandshakeError::Invalid(
+                CoreHandshakeError::BadAccept
+            )))
         ));
         let no_upgrade: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\
               Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
         assert!(matches!(
             handshake_with(no_upgrade, &[]).await,
-            Err(NetError::Handshake(HandshakeError::MissingUpgrade))
+            Err(NetError::Handshake(HandshakeError::Invalid(
+                CoreHandshakeError::MissingUpgrade
+            )))
         ));
         let unoffered: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
               Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
@@ -332,7 +336,9 @@ fn invalid_101_answers_are_errors() {
         ));
         assert!(matches!(
             handshake_with(b"HTTX/1.1 200 OK\r\n\r\n", &[]).await,
-            Err(NetError::Handshake(HandshakeError::Parse(_)))
+            Err(NetError::Handshake(HandshakeError::Invalid(
+                CoreHandshakeError::MalformedResponse
+            )))
         ));
     });
 }

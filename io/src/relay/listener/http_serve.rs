@@ -2,6 +2,7 @@
 //! the response back inline on the control channel or over a rendezvous socket (see the
 //! response policy in [`plan_response`]).
 
+use interlink_core::relay::http_headers::is_framing;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,18 +80,6 @@ pub(crate) fn build_request(
     .body(body)
 }
 
-/// Headers never passed on in a response (hop-by-hop, and the framing the relay decides).
-const RESPONSE_SKIP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "content-length",
-    "te",
-    "trailer",
-    "upgrade",
-];
-
 /// A response's status line and headers as the `response` message carries them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Head {
@@ -103,7 +92,7 @@ impl Head {
     pub(crate) fn of(parts: &http::response::Parts) -> Head {
         let mut headers = Headers::new();
         for (name, value) in &parts.headers {
-            if RESPONSE_SKIP.contains(&name.as_str()) {
+            if is_framing(name.as_str()) {
                 continue;
             }
             headers.append_joined(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
