@@ -122,7 +122,8 @@ impl From<ProtocolError> for Error {
 impl From<ConnectionStringError> for Error {
     fn from(e: ConnectionStringError) -> Self {
         let code = match e {
-            ConnectionStringError::MissingCredentials => interlink_result::Auth,
+            ConnectionStringError::MissingCredentials
+            | ConnectionStringError::UnsupportedAuthentication(_) => interlink_result::Auth,
             _ => interlink_result::InvalidArgument,
         };
         Error::new(code, e.to_string())

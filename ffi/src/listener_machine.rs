@@ -80,12 +80,7 @@ pub unsafe extern "C" fn interlink_listener_machine_new(
         let c = unsafe { &*config };
         let cs = credentials::parse(unsafe { str_arg(c.connection_string, "connection_string") }?)?;
         let entity = credentials::entity(&cs, unsafe { opt_str_arg(c.entity_path, "entity_path") }?)?;
-        let token = credentials::token_source(&cs).ok_or_else(|| {
-            Error::new(
-                interlink_result::Auth,
-                "the connection string has neither SharedAccessSignature nor SharedAccessKeyName and SharedAccessKey",
-            )
-        })?;
+        let token = cs.token_source()?;
         let mut lc = ListenerConfig::new(cs.endpoint.clone(), entity, token);
         lc.tracking_id = unsafe { opt_str_arg(c.tracking_id, "tracking_id") }?.map(str::to_string);
         lc.unix_origin_ms = c.unix_origin_ms;

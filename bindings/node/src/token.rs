@@ -4,13 +4,12 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use interlink_core::relay::sas::{
-    Audience, Rights, SasValidator, SharedAccessRule, TokenValidator, create_token,
-    node_style_audience,
+    Audience, Rights, SasValidator, SharedAccessRule, TokenValidator, audience_of_uri,
+    create_token, node_style_audience,
 };
 use interlink_core::time::UnixTime;
 use napi::Env;
 use napi_derive::napi;
-use percent_encoding::percent_decode_str;
 
 use crate::error::{BindError, BindResult};
 
@@ -101,19 +100,6 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-/// The host (no port) and decoded entity path the gateway would check a token against.
-fn audience_parts(uri: &str) -> (String, String) {
-    let normalized = node_style_audience(uri);
-    let rest = normalized.strip_prefix("http://").unwrap_or(&normalized);
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = match authority.strip_prefix('[') {
-        Some(inner) => inner.split(']').next().unwrap_or(inner),
-        None => authority.split(':').next().unwrap_or(authority),
-    };
-    let path = percent_decode_str(path.trim_start_matches('/')).decode_utf8_lossy();
-    (host.to_string(), path.into_owned())
-}
-
 /// The expiry (Unix seconds) the token options ask for.
 fn expiry_of(o: Option<&TokenOptions>) -> BindResult<u64> {
     if let Some(at) = o.and_then(|o| o.expires_at) {
@@ -172,7 +158,7 @@ fn validate(token: &str, o: &ValidateOptions) -> BindResult<ValidatedToken> {
     if let Some(g) = o.grace_seconds {
         validator = validator.with_expiry_grace(whole(g, "graceSeconds")?);
     }
-    let (host, path) = audience_parts(&o.audience);
+    let (host, path) = audience_of_uri(&o.audience);
     let audience = Audience {
         host: &host,
         path: &path,
@@ -192,11 +178,11 @@ mod tests {
     #[test]
     fn audiences_drop_port_scheme_and_hc_segment() {
         assert_eq!(
-            audience_parts("ws://127.0.0.1:9090/$hc/hc1?sb-hc-action=listen"),
+            audience_of_uri("ws://127.0.0.1:9090/$hc/hc1?sb-hc-action=listen"),
             ("127.0.0.1".to_string(), "hc1".to_string())
         );
         assert_eq!(
-            audience_parts("https://Example.net/a%20b/c"),
+            audience_of_uri("https://Example.net/a%20b/c"),
             ("example.net".to_string(), "a b/c".to_string())
         );
     }

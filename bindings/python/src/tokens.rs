@@ -3,8 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use interlink_core::relay::sas::{
-    Audience, Rights, SasValidator, TokenValidator, create_token as core_create,
-    node_style_audience,
+    Audience, Rights, SasValidator, TokenValidator, audience_of_uri, create_token as core_create,
 };
 use interlink_core::time::UnixTime;
 use pyo3::prelude::*;
@@ -74,14 +73,10 @@ pub fn validate_token(
     let required = Rights::parse_list(required)
         .map_err(|e| errors::config("invalid_rights", e.to_string()))?;
     let validator = SasValidator::new(rules_of(rules)?).with_expiry_grace(grace_secs);
-    let normalized = node_style_audience(resource);
-    let rest = normalized
-        .strip_prefix("http://")
-        .unwrap_or(normalized.as_str());
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, path) = audience_of_uri(resource);
     let audience = Audience {
-        host,
-        path: path.trim_matches('/'),
+        host: &host,
+        path: &path,
     };
     let now = UnixTime(now.unwrap_or_else(unix_now));
     let valid = validator

@@ -9,6 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::relay::address::Endpoint;
+use crate::relay::listener::TokenSource;
 use crate::relay::sas::create_token;
 use crate::time::UnixTime;
 
@@ -75,6 +76,14 @@ pub enum ConnectionStringError {
         "the connection string has neither SharedAccessSignature nor SharedAccessKeyName and SharedAccessKey"
     )]
     MissingCredentials,
+    /// `Authentication=…` (e.g. Managed Identity) without a SAS: not supported yet.
+    #[error(
+        "Authentication `{0}` is not supported; use a SharedAccessKey or SharedAccessSignature"
+    )]
+    UnsupportedAuthentication(String),
+    /// Neither the caller nor `EntityPath` names a hybrid connection.
+    #[error("no hybrid connection named: pass one or put EntityPath in the connection string")]
+    MissingEntityPath,
 }
 
 impl ConnectionString {
@@ -91,6 +100,40 @@ impl ConnectionString {
         }
     }
 
+    /// Where this connection string's tokens come from: its `SharedAccessSignature` (fixed),
+    /// or its key name and key (tokens created and renewed). `Authentication=…` without a SAS
+    /// is [`ConnectionStringError::UnsupportedAuthentication`].
+    pub fn token_source(&self) -> Result<TokenSource, ConnectionStringError> {
+        if let Some(sig) = &self.shared_access_signature {
+            return Ok(TokenSource::Fixed(sig.clone()));
+        }
+        match (&self.shared_access_key_name, &self.shared_access_key) {
+            (Some(name), Some(key)) => Ok(TokenSource::SharedKey {
+                key_name: name.clone(),
+                key: key.clone(),
+            }),
+            _ => match &self.authentication {
+                Some(a) => Err(ConnectionStringError::UnsupportedAuthentication(a.clone())),
+                None => Err(ConnectionStringError::MissingCredentials),
+            },
+        }
+    }
+
+    /// The hybrid connection to use: `entity_path` (slashes trimmed) when not empty, else
+    /// `EntityPath`.
+    pub fn entity(&self, entity_path: &str) -> Result<String, ConnectionStringError> {
+        let given = entity_path.trim_matches('/');
+        let e = if given.is_empty() {
+            self.entity_path.as_deref().unwrap_or("").trim_matches('/')
+        } else {
+            given
+        };
+        if e.is_empty() {
+            return Err(ConnectionStringError::MissingEntityPath);
+        }
+        Ok(e.to_string())
+    }
+
     /// A token for `entity_path` valid until `expiry`: the SharedAccessSignature as given (then
     /// `expiry` is not used and nothing is checked), or one created from key name + key for
     /// [`Endpoint::audience`].
@@ -99,17 +142,14 @@ impl ConnectionString {
         entity_path: &str,
         expiry: UnixTime,
     ) -> Result<String, ConnectionStringError> {
-        if let Some(sig) = &self.shared_access_signature {
-            return Ok(sig.clone());
-        }
-        match (&self.shared_access_key_name, &self.shared_access_key) {
-            (Some(name), Some(key)) => Ok(create_token(
+        match self.token_source()? {
+            TokenSource::Fixed(sig) => Ok(sig),
+            TokenSource::SharedKey { key_name, key } => Ok(create_token(
                 &self.endpoint.audience(entity_path),
-                name,
-                key,
+                &key_name,
+                &key,
                 expiry,
             )),
-            _ => Err(ConnectionStringError::MissingCredentials),
         }
     }
 }
@@ -554,5 +594,45 @@ mod tests {
             let text = c.to_string();
             prop_assert_eq!(text.parse::<ConnectionString>(), Ok(c), "{}", text);
         }
+    }
+
+    #[test]
+    fn credentials_and_entity() {
+        let cs: ConnectionString =
+            "Endpoint=sb://ns/;SharedAccessKeyName=k;SharedAccessKey=s;EntityPath=/hc1/"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            cs.token_source().unwrap(),
+            TokenSource::SharedKey {
+                key_name: "k".into(),
+                key: "s".into()
+            }
+        );
+        assert_eq!(cs.entity("").unwrap(), "hc1");
+        assert_eq!(cs.entity("/other/").unwrap(), "other");
+        let sas: ConnectionString =
+            "Endpoint=sb://ns/;SharedAccessSignature=SharedAccessSignature sr=x"
+                .parse()
+                .unwrap();
+        assert!(matches!(sas.token_source(), Ok(TokenSource::Fixed(_))));
+        assert_eq!(
+            sas.entity(""),
+            Err(ConnectionStringError::MissingEntityPath)
+        );
+        let mi: ConnectionString = "Endpoint=sb://ns/;Authentication=Managed Identity"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            mi.token_source(),
+            Err(ConnectionStringError::UnsupportedAuthentication(
+                "Managed Identity".into()
+            ))
+        );
+        let none: ConnectionString = "Endpoint=sb://ns/".parse().unwrap();
+        assert_eq!(
+            none.token_source(),
+            Err(ConnectionStringError::MissingCredentials)
+        );
     }
 }

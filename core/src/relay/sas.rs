@@ -275,6 +275,21 @@ pub fn create_token(resource: &str, key_name: &str, key: &str, expiry: UnixTime)
     )
 }
 
+/// What a relay checks a token for when a client addresses `uri`: the host (no port, no
+/// brackets) and the percent-decoded entity path, as [`Audience`] wants them. Accepts any of
+/// the URI forms clients use (`ws://h:1/$hc/hc1?…`, `https://h/hc1/x`, `sb://h/hc1`).
+pub fn audience_of_uri(uri: &str) -> (String, String) {
+    let normalized = node_style_audience(uri);
+    let rest = normalized.strip_prefix("http://").unwrap_or(&normalized);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = match authority.strip_prefix('[') {
+        Some(inner) => inner.split(']').next().unwrap_or(inner),
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    let path = percent_decode_str(path.trim_matches('/')).decode_utf8_lossy();
+    (host.to_string(), path.into_owned())
+}
+
 /// The audience Node's hyco `createRelayToken` would sign for a URI: scheme forced to `http`,
 /// query and fragment removed, the first `$hc/` removed, port kept, host lower-cased (user info
 /// dropped). `ws://127.0.0.1:9555/$hc/hc1?sb-hc-action=listen` → `http://127.0.0.1:9555/hc1`.
@@ -995,5 +1010,21 @@ mod tests {
             prop_assert_eq!(check_with(&v, &t, &format!("{host}/{path}x"), L, exp), Err(InvalidAudience));
             prop_assert_eq!(check_with(&v, &t, &format!("{host}/{path}"), L, exp + 301), Err(Expired));
         }
+    }
+
+    #[test]
+    fn audience_of_uri_forms() {
+        assert_eq!(
+            audience_of_uri("ws://127.0.0.1:9555/$hc/hc1?sb-hc-action=listen"),
+            ("127.0.0.1".into(), "hc1".into())
+        );
+        assert_eq!(
+            audience_of_uri("https://NS.example/hc%201/x/"),
+            ("ns.example".into(), "hc 1/x".into())
+        );
+        assert_eq!(
+            audience_of_uri("ws://[::1]:80/$hc/a"),
+            ("::1".into(), "a".into())
+        );
     }
 }

@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime};
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures_lite::future;
-use interlink_core::relay::connection_string::ConnectionString;
+use interlink_core::relay::connection_string::{ConnectionString, ConnectionStringError};
 use interlink_core::relay::listener::{Listener, ListenerConfig, ListenerOutput, TokenSource};
 use interlink_core::relay::message::{AcceptCommand, Headers, RemoteEndpoint};
 use interlink_core::time::Instant as CoreInstant;
@@ -269,35 +269,18 @@ impl std::fmt::Debug for RelayListener {
     }
 }
 
-/// The token source of a connection string: its SharedAccessSignature, or its key.
+/// The token source of a connection string (core's rule), as a credential error.
 fn token_source(cs: &ConnectionString) -> Result<TokenSource, CredentialError> {
-    if let Some(sig) = &cs.shared_access_signature {
-        return Ok(TokenSource::Fixed(sig.clone()));
-    }
-    match (&cs.shared_access_key_name, &cs.shared_access_key) {
-        (Some(name), Some(key)) => Ok(TokenSource::SharedKey {
-            key_name: name.clone(),
-            key: key.clone(),
-        }),
-        _ => match &cs.authentication {
-            Some(a) => Err(CredentialError::Unsupported(a.clone())),
-            None => Err(CredentialError::Missing),
-        },
-    }
+    cs.token_source().map_err(|e| match e {
+        ConnectionStringError::UnsupportedAuthentication(a) => CredentialError::Unsupported(a),
+        _ => CredentialError::Missing,
+    })
 }
 
-/// `entity_path`, or the connection string's `EntityPath` when it is empty.
+/// `entity_path`, or the connection string's `EntityPath` when it is empty (core's rule).
 pub(crate) fn entity_of(cs: &ConnectionString, entity_path: &str) -> Result<String, RelayError> {
-    let e = entity_path.trim_matches('/');
-    let e = if e.is_empty() {
-        cs.entity_path.as_deref().unwrap_or("").trim_matches('/')
-    } else {
-        e
-    };
-    if e.is_empty() {
-        return Err(RelayError::MissingEntityPath);
-    }
-    Ok(e.to_string())
+    cs.entity(entity_path)
+        .map_err(|_| RelayError::MissingEntityPath)
 }
 
 impl RelayListener {
