@@ -177,10 +177,7 @@ pub async fn send(args: SendArgs) -> Result<i32> {
     let status = response.status();
     let mut out = std::io::stdout().lock();
     if args.include {
-        let reason = match response.extensions().get::<hyper::ext::ReasonPhrase>() {
-            Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
-            None => status.canonical_reason().unwrap_or("").to_string(),
-        };
+        let reason = net::reason_phrase(status, response.extensions());
         writeln!(out, "HTTP/1.1 {} {}", status.as_u16(), reason)?;
         for (n, v) in response.headers() {
             writeln!(out, "{}: {}", n, String::from_utf8_lossy(v.as_bytes()))?;

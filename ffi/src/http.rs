@@ -81,12 +81,7 @@ pub unsafe extern "C" fn interlink_http_send(
                 .to_bytes();
             Ok::<_, Error>((parts, bytes))
         })??;
-        let reason = parts
-            .extensions
-            .get::<hyper::ext::ReasonPhrase>()
-            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
-            .or_else(|| parts.status.canonical_reason().map(str::to_string))
-            .unwrap_or_default();
+        let reason = interlink::net::reason_phrase(parts.status, &parts.extensions);
         let (h, h_len) = owned_headers(parts.headers.iter().map(|(n, v)| (n.as_str(), v.to_str().unwrap_or(""))));
         let out = interlink_http_response {
             status: parts.status.as_u16(),

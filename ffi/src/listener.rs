@@ -170,11 +170,10 @@ fn call_handler(
     response
         .headers_mut()
         .extend(writer.headers.into_iter().map(|(n, v)| (Some(n), v)));
-    if let Some(phrase) = writer
-        .reason
-        .and_then(|r| hyper::ext::ReasonPhrase::try_from(r.into_bytes()).ok())
-    {
-        response.extensions_mut().insert(phrase);
+    if let Some(reason) = writer.reason {
+        let status = response.status();
+        // A phrase HTTP cannot carry is dropped: the standard one goes out instead.
+        let _ = net::set_reason_phrase(response.extensions_mut(), status, &reason);
     }
     response
 }

@@ -136,11 +136,7 @@ impl RelaySender {
             async move {
                 let resp = sender.request(built?).await?;
                 let status = resp.status();
-                let reason = resp
-                    .extensions()
-                    .get::<hyper::ext::ReasonPhrase>()
-                    .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
-                    .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+                let reason = interlink::net::reason_phrase(status, resp.extensions());
                 let headers = header_record(resp.headers());
                 let body = resp
                     .into_body()

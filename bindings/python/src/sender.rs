@@ -172,10 +172,7 @@ impl RelaySender {
         let (status, reason, headers, bytes) = detached(async move {
             let resp = sender.request(req).await.map_err(errors::relay)?;
             let status = resp.status();
-            let reason = resp
-                .extensions()
-                .get::<hyper::ext::ReasonPhrase>()
-                .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
+            let reason = Some(interlink::net::reason_phrase(status, resp.extensions()));
             let headers: Vec<(String, String)> = resp
                 .headers()
                 .iter()

@@ -22,6 +22,7 @@
 mod body;
 mod client;
 mod error;
+mod reason;
 mod server;
 mod stream;
 mod tls;
@@ -38,6 +39,7 @@ pub use client::{
     HandshakeOutcome, HttpHead, MAX_HEAD_LEN, MAX_REFUSAL_BODY_LEN, request, ws_handshake,
 };
 pub use error::{HandshakeError, NetError, PemError, UrlError};
+pub use reason::{InvalidReasonPhrase, reason_phrase, set_reason_phrase};
 pub use server::{ConnInfo, HEADER_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT, Upgraded, serve, upgraded};
 pub use stream::Stream;
 pub use tls::{ClientTls, ServerTls, connect};

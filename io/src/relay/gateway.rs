@@ -389,12 +389,9 @@ fn build_response(status: u16, reason: &str, headers: &Headers, body: Body) -> R
             resp.headers_mut().append(name, value);
         }
     }
-    if !reason.is_empty()
-        && resp.status().canonical_reason() != Some(reason)
-        && let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(reason.as_bytes().to_vec())
-    {
-        resp.extensions_mut().insert(phrase);
-    }
+    let status = resp.status();
+    // A phrase HTTP cannot carry is dropped: the standard one goes out instead.
+    let _ = net::set_reason_phrase(resp.extensions_mut(), status, reason);
     resp
 }
 

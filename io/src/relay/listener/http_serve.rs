@@ -99,10 +99,7 @@ impl Head {
         }
         Head {
             status: parts.status.as_u16(),
-            reason: parts
-                .extensions
-                .get::<hyper::ext::ReasonPhrase>()
-                .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned()),
+            reason: Some(crate::net::reason_phrase(parts.status, &parts.extensions)),
             headers,
         }
     }
