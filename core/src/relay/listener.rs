@@ -74,6 +74,8 @@ pub struct ListenerConfig {
     pub reconnect_delays: Vec<Duration>,
     /// Largest response body sent inline on the control channel (64 KB).
     pub control_body_max_bytes: usize,
+    /// Largest response headers sent inline on the control channel (the relay's 32 KB).
+    pub control_headers_max_bytes: usize,
     /// Unix time in milliseconds at `Instant(0)`.
     pub unix_origin_ms: u64,
 }
@@ -91,6 +93,7 @@ impl ListenerConfig {
             keepalive_timeout: Duration::from_secs(30),
             reconnect_delays: [0, 1, 2, 5, 10, 30].map(Duration::from_secs).to_vec(),
             control_body_max_bytes: 64 * 1024,
+            control_headers_max_bytes: 32 * 1024,
             unix_origin_ms: 0,
         }
     }
@@ -147,6 +150,20 @@ pub enum ListenerOutput {
         /// Why.
         reason: String,
     },
+}
+
+/// How a listener sends a response back to the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponsePlan {
+    /// Buffer the (small, complete) body and answer inline on the control channel
+    /// ([`Listener::respond_inline`]).
+    Inline,
+    /// Buffer the (small, complete) body and send it as one binary message on the
+    /// rendezvous the request came on.
+    Whole,
+    /// Stream the body as fragments of one binary message on a rendezvous socket (opening
+    /// the request's address when the request came on the control channel).
+    Stream,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -437,6 +454,27 @@ impl Listener {
         len <= self.config.control_body_max_bytes
     }
 
+    /// The response policy: a body of known size within the control-channel limit is
+    /// buffered — inline on the control channel when the request came there and the headers
+    /// fit too, or whole on the rendezvous the request came on; anything else (unknown size
+    /// such as SSE, or too large) is streamed over a rendezvous socket.
+    pub fn plan_response(
+        &self,
+        exact_len: Option<u64>,
+        headers_bytes: usize,
+        on_control: bool,
+    ) -> ResponsePlan {
+        let small = exact_len.is_some_and(|n| n <= self.config.control_body_max_bytes as u64);
+        match (on_control, small) {
+            (true, true) if headers_bytes <= self.config.control_headers_max_bytes => {
+                ResponsePlan::Inline
+            }
+            (true, _) => ResponsePlan::Stream,
+            (false, true) => ResponsePlan::Whole,
+            (false, false) => ResponsePlan::Stream,
+        }
+    }
+
     /// Answers `request_id` on the control channel with a complete body (see
     /// [`Listener::fits_inline`]). The response message and its body go out back to back.
     pub fn respond_inline(
@@ -651,5 +689,21 @@ mod tests {
             out[1],
             ListenerOutput::SendBinary(Bytes::from_static(b"ok"))
         );
+    }
+
+    #[test]
+    fn response_policy() {
+        let l = Listener::new(config());
+        assert_eq!(l.plan_response(Some(0), 10, true), ResponsePlan::Inline);
+        assert_eq!(l.plan_response(Some(65536), 10, true), ResponsePlan::Inline);
+        assert_eq!(l.plan_response(Some(65537), 10, true), ResponsePlan::Stream);
+        assert_eq!(l.plan_response(None, 10, true), ResponsePlan::Stream);
+        assert_eq!(l.plan_response(Some(5), 40_000, true), ResponsePlan::Stream);
+        assert_eq!(l.plan_response(Some(5), 10, false), ResponsePlan::Whole);
+        assert_eq!(
+            l.plan_response(Some(70_000), 10, false),
+            ResponsePlan::Stream
+        );
+        assert_eq!(l.plan_response(None, 10, false), ResponsePlan::Stream);
     }
 }

@@ -1,6 +1,6 @@
 //! HTTP for the listener: building the handler's request, running the handler, and sending
 //! the response back inline on the control channel or over a rendezvous socket (see the
-//! response policy in [`plan_response`]).
+//! response policy in `Listener::plan_response` of interlink-core).
 
 use interlink_core::relay::http_headers::is_framing;
 use std::panic::AssertUnwindSafe;
@@ -12,7 +12,7 @@ use futures::FutureExt as _;
 use futures_lite::future;
 use http_body::Body as _;
 use http_body_util::BodyExt as _;
-use interlink_core::relay::listener::rendezvous_response_head;
+use interlink_core::relay::listener::{ResponsePlan as Plan, rendezvous_response_head};
 use interlink_core::relay::message::{ControlMessage, Headers, RequestCommand};
 use interlink_core::ws::{Event, OpCode};
 
@@ -22,38 +22,6 @@ use super::{
 use crate::net::{self, Body, BodySender, channel_body};
 use crate::relay::error::{ProtocolViolation, RelayError};
 use crate::ws::{DriverEvent, WsCommand};
-
-/// Largest response headers sent inline on the control channel (the relay's 32 KB limit).
-const INLINE_HEADERS_MAX_BYTES: usize = 32 * 1024;
-
-/// How a response goes back to the relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Plan {
-    /// Buffer the (small, complete) body and answer inline on the control channel.
-    Inline,
-    /// Buffer the (small, complete) body and send it as one message on the rendezvous.
-    Whole,
-    /// Stream the body as fragments on a rendezvous socket.
-    Stream,
-}
-
-/// Chooses how to send a response: small bodies of known size are buffered (inline on the
-/// control channel when the request came there), everything else is streamed over a
-/// rendezvous socket.
-pub(crate) fn plan_response(
-    exact_len: Option<u64>,
-    headers_bytes: usize,
-    on_control: bool,
-    body_limit: usize,
-) -> Plan {
-    let small = exact_len.is_some_and(|n| n <= body_limit as u64);
-    match (on_control, small) {
-        (true, true) if headers_bytes <= INLINE_HEADERS_MAX_BYTES => Plan::Inline,
-        (true, _) => Plan::Stream,
-        (false, true) => Plan::Whole,
-        (false, false) => Plan::Stream,
-    }
-}
 
 /// The request handed to the handler, built from a full `request` command.
 pub(crate) fn build_request(
@@ -178,13 +146,10 @@ pub(super) async fn handle_control_request(
     let response = call_handler(&shared, &request, body, false).await;
     let (parts, body) = response.into_parts();
     let head = Head::of(&parts);
-    let limit = shared.core().config().control_body_max_bytes;
-    let plan = plan_response(
-        body.size_hint().exact(),
-        head.headers.byte_size(),
-        true,
-        limit,
-    );
+    let plan =
+        shared
+            .core()
+            .plan_response(body.size_hint().exact(), head.headers.byte_size(), true);
     if plan == Plan::Inline {
         let (head, bytes) = match collect(body, shared.options.handler_timeout).await {
             Some(b) => (head, b),
@@ -246,13 +211,10 @@ pub(super) async fn handle_rendezvous_request(shared: Arc<Shared>, address: Stri
     let response = call_handler(&shared, &request, body, true).await;
     let (parts, body) = response.into_parts();
     let head = Head::of(&parts);
-    let limit = shared.core().config().control_body_max_bytes;
-    let plan = plan_response(
-        body.size_hint().exact(),
-        head.headers.byte_size(),
-        false,
-        limit,
-    );
+    let plan =
+        shared
+            .core()
+            .plan_response(body.size_hint().exact(), head.headers.byte_size(), false);
     if let Err(e) = rv
         .respond(&request.id, head, body, plan, &shared.options)
         .await
@@ -491,31 +453,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn response_policy() {
-        let limit = 64 * 1024;
-        assert_eq!(plan_response(Some(0), 10, true, limit), Plan::Inline);
-        assert_eq!(plan_response(Some(65536), 10, true, limit), Plan::Inline);
-        assert_eq!(plan_response(Some(65537), 10, true, limit), Plan::Stream);
-        assert_eq!(plan_response(None, 10, true, limit), Plan::Stream);
-        assert_eq!(plan_response(Some(5), 40_000, true, limit), Plan::Stream);
-        assert_eq!(plan_response(Some(5), 10, false, limit), Plan::Whole);
-        assert_eq!(plan_response(Some(70_000), 10, false, limit), Plan::Stream);
-        assert_eq!(plan_response(None, 10, false, limit), Plan::Stream);
-    }
-
-    #[test]
     fn size_hints_drive_the_policy() {
-        let limit = 64 * 1024;
+        use interlink_core::relay::address::Endpoint;
+        use interlink_core::relay::listener::{Listener, ListenerConfig, TokenSource};
+        let core = Listener::new(ListenerConfig::new(
+            Endpoint::new(false, "h", None),
+            "hc",
+            TokenSource::Fixed("t".into()),
+        ));
         let small = net::full(vec![0u8; 100]);
         assert_eq!(small.size_hint().exact(), Some(100));
         let (_tx, streaming) = channel_body(1);
         assert_eq!(streaming.size_hint().exact(), None);
         assert_eq!(
-            plan_response(small.size_hint().exact(), 0, true, limit),
+            core.plan_response(small.size_hint().exact(), 0, true),
             Plan::Inline
         );
         assert_eq!(
-            plan_response(streaming.size_hint().exact(), 0, true, limit),
+            core.plan_response(streaming.size_hint().exact(), 0, true),
             Plan::Stream
         );
     }
