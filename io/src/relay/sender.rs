@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime};
 use hyper::body::Incoming;
 use interlink_core::relay::address::Endpoint;
 use interlink_core::relay::connection_string::{ConnectionString, ConnectionStringError};
-use interlink_core::time::UnixTime;
+use interlink_core::relay::sender::{SenderConfig, SenderRequest};
+use interlink_core::time::Instant;
 use interlink_core::ws::Role;
 
 use super::error::{CredentialError, RelayError};
@@ -20,24 +21,22 @@ use super::listener::{entity_of, open_ws};
 use crate::net::{self, Body, ClientTls, Target, with_timeout};
 use crate::ws::WebSocket;
 
-/// The header senders put their token in.
-const AUTH_HEADER: &str = "ServiceBusAuthorization";
-
 /// A sender for one hybrid connection. Cheap to clone.
 #[derive(Clone)]
 pub struct RelaySender {
-    cs: ConnectionString,
-    entity: String,
+    /// URLs and tokens come from the core's sender rules.
+    config: SenderConfig,
+    /// The clock origin behind `config.unix_origin_ms`.
+    origin: std::time::Instant,
     tls: ClientTls,
     timeout: Duration,
-    token_ttl: Duration,
 }
 
 impl std::fmt::Debug for RelaySender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RelaySender")
-            .field("endpoint", &self.cs.endpoint)
-            .field("entity", &self.entity)
+            .field("endpoint", &self.config.endpoint)
+            .field("entity", &self.config.entity_path)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -54,19 +53,30 @@ impl RelaySender {
         tls: ClientTls,
     ) -> Result<Self, RelayError> {
         let entity = entity_of(cs, entity_path)?;
-        let has_key = cs.shared_access_key_name.is_some() && cs.shared_access_key.is_some();
-        if let Some(a) = &cs.authentication
-            && cs.shared_access_signature.is_none()
-            && !has_key
-        {
-            return Err(CredentialError::Unsupported(a.clone()).into());
-        }
+        // No credentials at all is an anonymous sender; an unsupported kind is an error.
+        let token = match cs.token_source() {
+            Ok(t) => Some(t),
+            Err(ConnectionStringError::MissingCredentials) => None,
+            Err(ConnectionStringError::UnsupportedAuthentication(a)) => {
+                return Err(CredentialError::Unsupported(a).into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let unix_origin_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
         Ok(RelaySender {
-            cs: cs.clone(),
-            entity,
+            config: SenderConfig {
+                endpoint: cs.endpoint.clone(),
+                entity_path: entity,
+                token,
+                token_ttl: Duration::from_secs(3600),
+                unix_origin_ms,
+            },
+            origin: std::time::Instant::now(),
             tls,
             timeout: Duration::from_secs(cs.operation_timeout_secs.unwrap_or(70)),
-            token_ttl: Duration::from_secs(3600),
         })
     }
 
@@ -79,36 +89,43 @@ impl RelaySender {
 
     /// The relay namespace this sender talks to.
     pub fn endpoint(&self) -> &Endpoint {
-        &self.cs.endpoint
+        &self.config.endpoint
     }
 
     /// The hybrid connection this sender talks to.
     pub fn entity_path(&self) -> &str {
-        &self.entity
+        &self.config.entity_path
     }
 
-    /// A fresh token, or `None` when the connection string has no credentials.
-    fn token(&self) -> Result<Option<String>, RelayError> {
-        let expiry = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            + self.token_ttl;
-        match self.cs.token_for(&self.entity, UnixTime(expiry.as_secs())) {
-            Ok(t) => Ok(Some(t)),
-            Err(ConnectionStringError::MissingCredentials) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+    /// Milliseconds since this sender was made (the core's clock input).
+    fn now(&self) -> Instant {
+        Instant(self.origin.elapsed().as_millis() as u64)
+    }
+
+    /// The token this sender would send now, if it has credentials.
+    #[cfg(test)]
+    fn token(&self) -> Option<String> {
+        self.config
+            .http(self.now(), None)
+            .headers
+            .into_iter()
+            .next()
+            .map(|(_, t)| t)
     }
 
     /// The relay URL of an HTTP request whose URI is `uri` (only its path and query are
     /// used, relative to the hybrid connection: `/x?y` → `https://ns/hc/x?y`).
     pub fn http_url(&self, uri: &http::Uri) -> String {
+        self.http_request(uri).url
+    }
+
+    fn http_request(&self, uri: &http::Uri) -> SenderRequest {
         let pq = match (uri.path(), uri.query()) {
             ("" | "/", None) => None,
             ("" | "/", Some(q)) => Some(format!("?{q}")),
             (_, _) => uri.path_and_query().map(|pq| pq.as_str().to_string()),
         };
-        self.cs.endpoint.http_url(&self.entity, pq.as_deref())
+        self.config.http(self.now(), pq.as_deref())
     }
 
     /// Sends an HTTP request through the relay to the listener. The request's URI path and
@@ -120,16 +137,18 @@ impl RelaySender {
         &self,
         mut req: http::Request<Body>,
     ) -> Result<http::Response<Incoming>, RelayError> {
-        let url = self.http_url(req.uri());
+        let SenderRequest { url, headers } = self.http_request(req.uri());
         let target = Target::parse(&url)?;
         *req.uri_mut() = target
             .path_and_query
             .parse()
             .map_err(|e: http::uri::InvalidUri| RelayError::InvalidRequest(e.into()))?;
-        if let Some(token) = self.token()? {
-            let value = http::HeaderValue::from_str(&token)
+        for (name, value) in headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| RelayError::InvalidRequest(e.into()))?;
-            req.headers_mut().insert(AUTH_HEADER, value);
+            let value = http::HeaderValue::from_str(&value)
+                .map_err(|e| RelayError::InvalidRequest(e.into()))?;
+            req.headers_mut().insert(name, value);
         }
         with_timeout(self.timeout, net::request(&target, &self.tls, req))
             .await
@@ -154,12 +173,11 @@ impl RelaySender {
             },
             None => (None, None),
         };
-        let url = self
-            .cs
-            .endpoint
-            .connect_url(&self.entity, suffix, query, None, None);
-        let token = self.token()?;
-        let headers: Vec<(&str, &str)> = token.iter().map(|t| (AUTH_HEADER, t.as_str())).collect();
+        let SenderRequest { url, headers } = self.config.websocket(self.now(), suffix, query, None);
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         let (stream, leftover, head) =
             open_ws(&url, protocols, &headers, &self.tls, self.timeout).await?;
         let protocol = head
@@ -195,11 +213,11 @@ mod tests {
     fn tokens_and_entities() {
         let s = sender();
         assert_eq!(s.entity_path(), "hc1");
-        let t = s.token().unwrap().unwrap();
+        let t = s.token().unwrap();
         assert!(t.starts_with("SharedAccessSignature sr=http%3A%2F%2F127.0.0.1%3A9090%2Fhc1&"));
         let anon: ConnectionString = "Endpoint=sb://127.0.0.1:9090/".parse().unwrap();
         let a = RelaySender::new(&anon, "hc2", ClientTls::webpki()).unwrap();
-        assert_eq!(a.token().unwrap(), None);
+        assert_eq!(a.token(), None);
         assert!(matches!(
             RelaySender::new(&anon, "", ClientTls::webpki()),
             Err(RelayError::MissingEntityPath)
