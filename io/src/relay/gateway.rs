@@ -854,17 +854,14 @@ async fn handle_http(inner: Arc<Inner>, req: Request<Incoming>, info: ConnInfo) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let chunked = parts.headers.contains_key(http::header::TRANSFER_ENCODING);
-    if let (Some(max), Some(len)) = (inner.max_request_body, content_length)
-        && len > max
-    {
-        return text_response(
-            413,
-            "Payload Too Large: the request body exceeds the relay's limit",
-        );
-    }
+    // The 413 for a declared length past `max_request_body_bytes` is the gateway's (core);
+    // only a body whose size is not declared up front is counted here, while it streams.
     let mut held_body = None;
     let body = match (content_length, chunked) {
-        (Some(len), false) if len as usize <= inner.control_body_max => {
+        (Some(len), false)
+            if len as usize <= inner.control_body_max
+                && inner.max_request_body.is_none_or(|max| len <= max) =>
+        {
             match net::with_timeout(inner.request_body_timeout, async {
                 incoming.collect().await.map_err(net::NetError::from)
             })

@@ -627,6 +627,21 @@ impl Gateway {
             ));
             return;
         }
+        if let Some(max) = self.config.limits.max_request_body_bytes {
+            let declared =
+                header(&req.headers, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
+            let complete = match &req.body {
+                RequestBody::Complete(b) => Some(b.len() as u64),
+                RequestBody::Streaming => None,
+            };
+            if declared.max(complete).is_some_and(|n| n > max) {
+                self.out.push_back(http_error(
+                    413,
+                    "Payload Too Large: the request body exceeds the relay's limit".into(),
+                ));
+                return;
+            }
+        }
         let requires_auth = self.requires_auth(&hc);
         let (mut headers, token) = http::filter_request_headers(
             &req.headers,

@@ -1149,6 +1149,7 @@ fn limits_past_their_values() {
         request_headers_max_bytes: 200,
         max_pending_rendezvous_per_connection: 2,
         control_body_max_bytes: 8,
+        max_request_body_bytes: Some(1000),
         ..Default::default()
     };
     let mut g = gateway_with(limits, Some(vec![HybridConnectionConfig::new("hc1")]));
@@ -1168,6 +1169,39 @@ fn limits_past_their_values() {
     );
     let out = drain(&mut g);
     assert_eq!(http_status(&out, 2).unwrap().0, 431);
+    assert!(sent_text(&out, 1).is_empty());
+    // A body past max_request_body_bytes, declared or complete: 413, nothing forwarded.
+    g.handle_http_request(
+        Instant(0),
+        ConnId(5),
+        http(
+            "POST",
+            "/hc1",
+            &[
+                ("ServiceBusAuthorization", &tok),
+                ("Content-Length", "5000"),
+            ],
+            RequestBody::Streaming,
+        ),
+    );
+    g.handle_http_request(
+        Instant(0),
+        ConnId(6),
+        http(
+            "POST",
+            "/hc1",
+            &[("ServiceBusAuthorization", &tok)],
+            RequestBody::Complete(Bytes::from(vec![0u8; 1001])),
+        ),
+    );
+    let out = drain(&mut g);
+    assert_eq!(
+        (
+            http_status(&out, 5).unwrap().0,
+            http_status(&out, 6).unwrap().0
+        ),
+        (413, 413)
+    );
     assert!(sent_text(&out, 1).is_empty());
     // Pending rendezvous past the limit: 503 for the third waiting sender.
     for c in 10..13 {
