@@ -1146,7 +1146,7 @@ fn finished_work_leaves_no_deadlines_behind() {
 #[test]
 fn limits_past_their_values() {
     let limits = Limits {
-        request_headers_max_bytes: 200,
+        request_headers_max_bytes: 400,
         max_pending_rendezvous_per_connection: 2,
         control_body_max_bytes: 8,
         max_request_body_bytes: Some(1000),
