@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use interlink::net::{self, Body, ClientTls, ConnInfo, HandshakeOutcome, Stream, Target};
 use interlink::relay::{ListenerOptions, RelayListener, RelaySender};
 use interlink::ws::{Received, WebSocket};
+use interlink_core::relay::address::Endpoint;
 use interlink_core::relay::connection_string::ConnectionString;
 use interlink_core::relay::sas::create_token;
 use interlink_core::time::UnixTime;
@@ -439,13 +440,9 @@ pub async fn raw_listener(
         .unwrap_or_default()
         .as_secs()
         + 3600;
-    let token = create_token(
-        &format!("http://{gateway}/{hc}"),
-        key_name,
-        key,
-        UnixTime(expiry),
-    );
-    let target = Target::parse(&format!("ws://{gateway}/$hc/{hc}?sb-hc-action=listen"))?;
+    let endpoint = Endpoint::new(false, gateway.ip().to_string(), Some(gateway.port()));
+    let token = create_token(&endpoint.audience(hc), key_name, key, UnixTime(expiry));
+    let target = Target::parse(&endpoint.listen_url(hc, None, None))?;
     let stream = net::connect(&target, &ClientTls::webpki()).await?;
     let key = interlink_core::ws::generate_key(&mut fastrand::Rng::new());
     match net::ws_handshake(

@@ -261,16 +261,27 @@ pub fn check_upgrade_request<'a>(
 /// (the accept value is computed here), selecting `protocol` if given (it should be one of
 /// the request's). CR and LF are removed from `protocol`.
 pub fn response_101(key: &str, protocol: Option<&str>) -> Vec<u8> {
-    let mut head = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n",
-        accept_key(key.trim())
-    );
-    if let Some(protocol) = protocol {
-        head.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", clean(protocol)));
+    let mut head = String::from("HTTP/1.1 101 Switching Protocols\r\n");
+    for (name, value) in response_101_headers(key, protocol) {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
     head.into_bytes()
+}
+
+/// Server side: the headers of a 101 answer to `key` (for servers whose HTTP layer writes
+/// the status line itself), in order: `Upgrade`, `Connection`, `Sec-WebSocket-Accept` and,
+/// when chosen, `Sec-WebSocket-Protocol`.
+pub fn response_101_headers(key: &str, protocol: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        ("Upgrade", "websocket".to_string()),
+        ("Connection", "Upgrade".to_string()),
+        ("Sec-WebSocket-Accept", accept_key(key.trim())),
+    ];
+    if let Some(protocol) = protocol {
+        headers.push(("Sec-WebSocket-Protocol", clean(protocol)));
+    }
+    headers
 }
 
 /// Server side: a complete, empty-bodied error response for a failed upgrade, with the

@@ -45,7 +45,7 @@ pub use error::{HandshakeError, LocalError, ProtocolError};
 pub use frame::{FrameHeader, OpCode, apply_mask, encode_frame};
 pub use handshake::{
     ResponseHead, UpgradeRequest, accept_key, check_upgrade_request, client_request,
-    error_response, generate_key, parse_response, response_101, validate_101,
+    error_response, generate_key, parse_response, response_101, response_101_headers, validate_101,
 };
 pub use utf8::Utf8Validator;
 

@@ -755,17 +755,11 @@ async fn handle_upgrade(
             .detach();
             let mut resp = Response::new(net::empty());
             *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-            let h = resp.headers_mut();
-            h.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
-            h.insert(
-                http::header::CONNECTION,
-                HeaderValue::from_static("Upgrade"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&ws::accept_key(&key)) {
-                h.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
-            }
-            if let Some(p) = protocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
-                h.insert(http::header::SEC_WEBSOCKET_PROTOCOL, p);
+            for (name, value) in ws::response_101_headers(&key, protocol.as_deref()) {
+                // Values come from the core with CR/LF removed, so they are valid headers.
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    resp.headers_mut().insert(name, value);
+                }
             }
             resp
         }
