@@ -210,10 +210,7 @@ fn call_filter(
         .flatten()
         .unwrap_or("")
         .to_string();
-    AcceptDecision::Reject {
-        status,
-        description,
-    }
+    AcceptDecision::reject(status, description)
 }
 
 /// Binds a listener for `hybrid_connection` (NULL: the connection string's `EntityPath`)

@@ -179,14 +179,11 @@ fn decide(filter: &Mutex<Option<Arc<AcceptFilter>>>, cmd: &AcceptCommand) -> Acc
     };
     match rx.recv_timeout(FILTER_WAIT) {
         Ok(Some(None | Some(Either::A(true)))) => AcceptDecision::Accept,
-        Ok(Some(Some(Either::A(false)))) => AcceptDecision::Reject {
-            status: 403,
-            description: "Forbidden".into(),
-        },
-        Ok(Some(Some(Either::B(r)))) => AcceptDecision::Reject {
-            status: u16::try_from(r.status).unwrap_or(502),
-            description: r.description.unwrap_or_default(),
-        },
+        Ok(Some(Some(Either::A(false)))) => AcceptDecision::forbidden(),
+        Ok(Some(Some(Either::B(r)))) => AcceptDecision::reject(
+            u16::try_from(r.status).unwrap_or(502),
+            r.description.unwrap_or_default(),
+        ),
         Ok(None) => failed("failed"),
         Err(_) => failed("did not answer"),
     }

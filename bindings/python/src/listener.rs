@@ -18,7 +18,7 @@ use http_body_util::BodyExt as _;
 use interlink::net::{self, Body};
 use interlink::relay::listener::sender_path;
 use interlink::relay::{AcceptDecision, ListenerOptions, RelayListener, RequestInfo};
-use interlink_core::relay::message::{AcceptCommand, default_reason};
+use interlink_core::relay::message::AcceptCommand;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyTuple};
 
@@ -245,17 +245,11 @@ fn decide(filter: &Py<PyAny>, cmd: &AcceptCommand) -> AcceptDecision {
             return if b.is_true() {
                 AcceptDecision::Accept
             } else {
-                AcceptDecision::Reject {
-                    status: 403,
-                    description: "Forbidden".into(),
-                }
+                AcceptDecision::forbidden()
             };
         }
         if let Ok(status) = verdict.extract::<u16>() {
-            return AcceptDecision::Reject {
-                status,
-                description: default_reason(status).into(),
-            };
+            return AcceptDecision::reject(status, "");
         }
         if verdict.cast::<PyTuple>().is_ok()
             && let Ok((status, description)) = verdict.extract::<(u16, String)>()

@@ -123,6 +123,28 @@ pub enum AcceptDecision {
     },
 }
 
+impl AcceptDecision {
+    /// Refuse with `status`; an empty `description` becomes the status's standard phrase
+    /// (so every binding refuses the same way).
+    pub fn reject(status: u16, description: impl Into<String>) -> Self {
+        let description = description.into();
+        let description = if description.is_empty() {
+            interlink_core::relay::message::default_reason(status).to_string()
+        } else {
+            description
+        };
+        AcceptDecision::Reject {
+            status,
+            description,
+        }
+    }
+
+    /// Refuse with 403 Forbidden: what a filter's plain "no" means.
+    pub fn forbidden() -> Self {
+        AcceptDecision::reject(403, "")
+    }
+}
+
 /// A sender's WebSocket, accepted and connected through the relay.
 pub struct AcceptedSocket {
     /// The socket (we are the client of the relay: our frames are masked).
@@ -842,5 +864,30 @@ mod tests {
             Err(RelayError::MissingEntityPath)
         ));
         assert_eq!(entity_of(&cs, "/hc1/").unwrap(), "hc1");
+    }
+
+    #[test]
+    fn reject_decisions_fill_the_standard_phrase() {
+        assert_eq!(
+            AcceptDecision::forbidden(),
+            AcceptDecision::Reject {
+                status: 403,
+                description: "Forbidden".into()
+            }
+        );
+        assert_eq!(
+            AcceptDecision::reject(409, ""),
+            AcceptDecision::Reject {
+                status: 409,
+                description: "Conflict".into()
+            }
+        );
+        assert_eq!(
+            AcceptDecision::reject(409, "busy"),
+            AcceptDecision::Reject {
+                status: 409,
+                description: "busy".into()
+            }
+        );
     }
 }

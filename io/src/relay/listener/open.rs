@@ -67,6 +67,11 @@ pub(crate) async fn reject(
     tls: &ClientTls,
     limit: Duration,
 ) -> Result<(), RelayError> {
+    let description = if description.is_empty() {
+        interlink_core::relay::message::default_reason(status)
+    } else {
+        description
+    };
     let url = reject_url(address, status, description);
     match open_ws(&url, &[], &[], tls, limit).await {
         Err(RelayError::Refused { status: 410, .. }) => Ok(()),
