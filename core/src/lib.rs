@@ -15,6 +15,7 @@
 //! - [`relay`]: Azure Relay Hybrid Connections — SAS tokens, addresses, control-channel
 //!   messages, and the listener / sender / gateway state machines.
 
+pub mod hub;
 pub mod relay;
 pub mod time;
 pub mod ws;

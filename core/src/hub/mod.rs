@@ -1,0 +1,8 @@
+//! The ASP.NET Core SignalR hub protocol, sans-IO.
+//!
+//! Wire facts come from `shared/specs/signalr.md`. The building blocks:
+//! - [`message`]: the hub messages (types 1–9) and opaque encoded values.
+
+pub mod message;
+
+pub use message::{CompletionResult, Headers, HubMessage, HubProtocol, Invocation, RawValue, TransferFormat};
