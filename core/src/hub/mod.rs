@@ -5,4 +5,12 @@
 
 pub mod message;
 
-pub use message::{CompletionResult, Headers, HubMessage, HubProtocol, Invocation, RawValue, TransferFormat};
+pub use message::{
+    CompletionResult, Headers, HubMessage, HubProtocol, Invocation, RawValue, TransferFormat,
+};
+
+// Connection building blocks (stateful reconnect, keep-alive, invocation ids) and the
+// server-side registry.
+pub mod stateful;
+
+pub use stateful::{Admission, Delivery, ReceiveTracker, SendBuffer, StatefulError};
