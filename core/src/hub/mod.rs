@@ -11,6 +11,8 @@ pub use message::{
 
 // Connection building blocks (stateful reconnect, keep-alive, invocation ids) and the
 // server-side registry.
+pub mod keepalive;
 pub mod stateful;
 
+pub use keepalive::{HandshakeDeadline, KeepAlive, KeepAliveAction, KeepAliveConfig};
 pub use stateful::{Admission, Delivery, ReceiveTracker, SendBuffer, StatefulError};
