@@ -11,8 +11,13 @@ pub use message::{
 
 // Connection building blocks (stateful reconnect, keep-alive, invocation ids) and the
 // server-side registry.
+pub mod invocations;
 pub mod keepalive;
 pub mod stateful;
 
+pub use invocations::{
+    CallEvent, CallKind, IdGenerator, IncomingCalls, InvocationError, InvocationMisuse,
+    OutgoingCalls, UnknownIds, UploadEvent, UploadStreams,
+};
 pub use keepalive::{HandshakeDeadline, KeepAlive, KeepAliveAction, KeepAliveConfig};
 pub use stateful::{Admission, Delivery, ReceiveTracker, SendBuffer, StatefulError};
