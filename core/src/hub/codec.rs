@@ -1,0 +1,283 @@
+//! Framing of hub messages (spec `signalr.md` §2) and the incremental decoder.
+//!
+//! - JSON: each message is its text followed by the record separator `0x1E`.
+//! - MessagePack: each message is a VarInt length ([`varint`](super::varint)) and that many
+//!   body bytes.
+//!
+//! [`encode`] appends one framed message to a buffer; [`HubDecoder`] takes bytes in any split
+//! (transport frame boundaries mean nothing) and yields messages. Neither handles the
+//! handshake, which always is JSON and comes first: see [`handshake`](super::handshake), whose
+//! reader hands over the bytes that follow it.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use rmp::encode::ByteBuf;
+
+use super::message::{HubMessage, HubProtocol};
+use super::value::ValueError;
+use super::{json, msgpack, varint};
+
+/// The byte that ends every JSON message (and the handshake).
+pub const RECORD_SEPARATOR: u8 = 0x1E;
+
+/// A hub message could not be decoded: the peer broke the hub protocol or a limit. A server
+/// answers every such error by sending Close with `error: "Connection closed with an error."`
+/// (with detailed errors enabled: `"Connection closed with an error. InvalidDataException: …"`,
+/// see [`close_error`](Self::close_error)) and closing the connection, as .NET does; the
+/// Display texts follow .NET's `InvalidDataException` messages where one exists.
+///
+/// Encoding fails only with [`Value`](Self::Value), [`MessageTooLarge`](Self::MessageTooLarge)
+/// or [`MissingField`](Self::MissingField) (`invocationId` of a StreamInvocation): local errors,
+/// nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// A message longer than the decoder's `max_message_size` (announced by a MessagePack
+    /// prefix, or JSON text without a separator yet), or a length over 2³¹ − 1.
+    #[error("The maximum message size of {max}B was exceeded.")]
+    MessageTooLarge {
+        /// The length seen (so far, for JSON).
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A MessagePack length prefix longer than 5 bytes.
+    #[error("Messages over 2GB in size are not supported.")]
+    VarIntTooLong,
+    /// JSON text, or a MessagePack string, that is not valid UTF-8.
+    #[error("Invalid UTF-8 in message.")]
+    InvalidUtf8,
+    /// Text that is not one JSON object (the detail is serde_json's message).
+    #[error("Error reading JSON: {0}")]
+    InvalidJson(String),
+    /// A body that is not one MessagePack array: truncated, a reserved marker, extra bytes.
+    #[error("Error reading MessagePack: {0}")]
+    InvalidMessagePack(String),
+    /// A required member (JSON) or array element (MessagePack) is absent; the name is the
+    /// JSON member name (`type`, `invocationId`, `target`, `arguments`, `item`, `result`,
+    /// `error`, `sequenceId`, …).
+    #[error("Missing required property '{0}'.")]
+    MissingField(&'static str),
+    /// A member or element has the wrong type (a number for `target`, a negative `type`, a
+    /// result kind other than 1–3, …).
+    #[error("Invalid value for property '{0}'.")]
+    InvalidField(&'static str),
+    /// A JSON Completion with both `result` and `error`.
+    #[error("The 'error' and 'result' properties are mutually exclusive.")]
+    ResultAndError,
+    /// Encoding only: a raw value could not be transcoded to the message's format.
+    #[error("cannot encode a raw value: {0}")]
+    Value(#[from] ValueError),
+}
+
+impl CodecError {
+    /// The `error` text of the Close message a server with detailed errors sends for this
+    /// decoding error. Without detailed errors .NET sends only
+    /// `"Connection closed with an error."`.
+    pub fn close_error(&self) -> String {
+        format!("Connection closed with an error. InvalidDataException: {self}")
+    }
+}
+
+/// One decoded message body: a message we know, or a type we do not (which a reader skips, as
+/// the JS client does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A message of type 1–9.
+    Message(HubMessage),
+    /// Any other type number; the rest of the message was not examined.
+    Unknown {
+        /// The type number as sent.
+        type_id: u64,
+    },
+}
+
+/// Appends one framed message to `out`: JSON text + `0x1E`, or VarInt length + MessagePack
+/// body. Raw values in the other format are transcoded. On error nothing is appended.
+pub fn encode(
+    protocol: HubProtocol,
+    msg: &HubMessage,
+    out: &mut BytesMut,
+) -> Result<(), CodecError> {
+    match protocol {
+        HubProtocol::Json => {
+            let start = out.len();
+            let written = json::write_message(msg, out);
+            if written.is_err() {
+                out.truncate(start);
+            }
+            written?;
+            out.put_u8(RECORD_SEPARATOR);
+        }
+        HubProtocol::MessagePack => {
+            let mut body = ByteBuf::new();
+            msgpack::write_message(msg, &mut body)?;
+            varint::encode(body.as_slice().len(), out)?;
+            out.put_slice(body.as_slice());
+        }
+    }
+    Ok(())
+}
+
+/// [`encode`] into a new buffer.
+pub fn encode_to_bytes(protocol: HubProtocol, msg: &HubMessage) -> Result<Bytes, CodecError> {
+    let mut out = BytesMut::new();
+    encode(protocol, msg, &mut out)?;
+    Ok(out.freeze())
+}
+
+/// Decodes one message body (without its separator or prefix) in `protocol`.
+pub fn decode_body(protocol: HubProtocol, body: &Bytes) -> Result<Decoded, CodecError> {
+    match protocol {
+        HubProtocol::Json => json::read_message(body),
+        HubProtocol::MessagePack => msgpack::read_message(body),
+    }
+}
+
+/// An incremental decoder of the hub messages one peer sends, after the handshake.
+///
+/// Feed bytes as they arrive ([`feed`](Self::feed) / [`feed_bytes`](Self::feed_bytes)) in any
+/// split, then call [`next_message`](Self::next_message) until it returns `Ok(None)` (need
+/// more data). Messages of unknown types are skipped and counted
+/// ([`skipped_unknown`](Self::skipped_unknown)). The size limit is enforced as early as
+/// possible: when a MessagePack prefix announces a longer body, or when JSON text without a
+/// separator grows past it — never after buffering the whole message.
+///
+/// Raw values of decoded messages are slices of the decoder's buffer (no copy). After an error
+/// the decoder is poisoned: every later call returns the same error (the connection must be
+/// closed, see [`CodecError`]). It does not read the handshake, know about connection state,
+/// or decide what a message means.
+#[derive(Debug)]
+pub struct HubDecoder {
+    protocol: HubProtocol,
+    max_message_size: usize,
+    buf: BytesMut,
+    /// JSON: how many bytes at the front of `buf` are known not to hold a separator.
+    scanned: usize,
+    skipped_unknown: u64,
+    error: Option<CodecError>,
+}
+
+impl HubDecoder {
+    /// A decoder for `protocol` that rejects messages over `max_message_size` bytes (the
+    /// JSON text without separator, or the MessagePack body without prefix). .NET's default
+    /// `MaximumReceiveMessageSize` is 32 KB.
+    pub fn new(protocol: HubProtocol, max_message_size: usize) -> Self {
+        HubDecoder {
+            protocol,
+            max_message_size,
+            buf: BytesMut::new(),
+            scanned: 0,
+            skipped_unknown: 0,
+            error: None,
+        }
+    }
+
+    /// The protocol this decoder reads.
+    pub fn protocol(&self) -> HubProtocol {
+        self.protocol
+    }
+
+    /// The size limit given to [`new`](Self::new).
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    /// Appends received bytes.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Appends received bytes; takes them over without a copy when nothing is buffered and
+    /// `data` is not shared.
+    pub fn feed_bytes(&mut self, data: Bytes) {
+        if self.buf.is_empty() {
+            match data.try_into_mut() {
+                Ok(owned) => self.buf = owned,
+                Err(shared) => self.buf.extend_from_slice(&shared),
+            }
+        } else {
+            self.buf.extend_from_slice(&data);
+        }
+    }
+
+    /// Bytes received and not yet returned as messages.
+    pub fn buffered_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// How many messages of unknown type were skipped so far.
+    pub fn skipped_unknown(&self) -> u64 {
+        self.skipped_unknown
+    }
+
+    /// The next complete message, `Ok(None)` when more bytes are needed.
+    pub fn next_message(&mut self) -> Result<Option<HubMessage>, CodecError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let result = self.next_known();
+        if let Err(e) = &result {
+            self.error = Some(e.clone());
+        }
+        result
+    }
+
+    fn next_known(&mut self) -> Result<Option<HubMessage>, CodecError> {
+        while let Some(body) = self.next_body()? {
+            match decode_body(self.protocol, &body)? {
+                Decoded::Message(msg) => return Ok(Some(msg)),
+                Decoded::Unknown { .. } => self.skipped_unknown += 1,
+            }
+        }
+        Ok(None)
+    }
+
+    fn too_large(&self, len: usize) -> CodecError {
+        CodecError::MessageTooLarge {
+            len: len as u64,
+            max: self.max_message_size as u64,
+        }
+    }
+
+    /// Cuts the next complete body off the buffer.
+    fn next_body(&mut self) -> Result<Option<Bytes>, CodecError> {
+        match self.protocol {
+            HubProtocol::Json => {
+                let found = self.buf[self.scanned..]
+                    .iter()
+                    .position(|&b| b == RECORD_SEPARATOR);
+                match found {
+                    Some(i) => {
+                        let len = self.scanned + i;
+                        if len > self.max_message_size {
+                            return Err(self.too_large(len));
+                        }
+                        self.scanned = 0;
+                        let mut frame = self.buf.split_to(len + 1).freeze();
+                        frame.truncate(len);
+                        Ok(Some(frame))
+                    }
+                    None => {
+                        self.scanned = self.buf.len();
+                        if self.buf.len() > self.max_message_size {
+                            return Err(self.too_large(self.buf.len()));
+                        }
+                        Ok(None)
+                    }
+                }
+            }
+            HubProtocol::MessagePack => {
+                let Some((len, prefix)) = varint::decode(&self.buf)? else {
+                    return Ok(None);
+                };
+                if len > self.max_message_size {
+                    return Err(self.too_large(len));
+                }
+                if self.buf.len() < prefix + len {
+                    return Ok(None);
+                }
+                self.buf.advance(prefix);
+                Ok(Some(self.buf.split_to(len).freeze()))
+            }
+        }
+    }
+}

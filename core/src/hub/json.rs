@@ -1,0 +1,333 @@
+//! The JSON hub protocol (spec `signalr.md` §1): one message text ↔ one [`HubMessage`].
+//! Framing (the `0x1E` record separator) is [`codec`](super::codec)'s job.
+//!
+//! The reader is tolerant: keys in any order (the JS client puts `type` last), unknown keys
+//! ignored, `headers` optional, a `null` member read as an absent one (except `result`, where
+//! `null` is the value). It rejects what .NET rejects: a Completion with both `result` and
+//! `error`, an Invocation without `target` or `arguments`, a StreamItem / Completion /
+//! CancelInvocation / StreamInvocation without `invocationId`, a StreamItem without `item`,
+//! Ack / Sequence without `sequenceId`, and members of the wrong JSON type. Raw values are
+//! zero-copy slices of the message text.
+//!
+//! The writer is strict and matches .NET: `type` first, `headers` only when non-empty,
+//! `invocationId` only when present, `streamIds` only when non-empty, Completion `result`
+//! only for a value and `error` only for an error, Close `error` only when present and
+//! `allowReconnect` only when true. MessagePack raw values are transcoded; JSON raw values are
+//! copied as they are (only checked not to contain the `0x1E` separator).
+
+use std::cell::Cell;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue as JsonRaw;
+
+use super::codec::{CodecError, Decoded, RECORD_SEPARATOR};
+use super::message::{CompletionResult, Headers, HubMessage, Invocation, RawValue};
+use super::value::{ValueError, msgpack_to_json, put_json_str};
+
+/// Every member the reader knows, as found in one message object.
+#[derive(Default)]
+struct Fields<'de> {
+    type_id: Option<u64>,
+    headers: Option<Headers>,
+    invocation_id: Option<String>,
+    target: Option<String>,
+    arguments: Option<Vec<&'de JsonRaw>>,
+    stream_ids: Option<Vec<String>>,
+    item: Option<&'de JsonRaw>,
+    result: Option<&'de JsonRaw>,
+    error: Option<String>,
+    allow_reconnect: Option<bool>,
+    sequence_id: Option<u64>,
+}
+
+/// Reads the message object member by member. `current` names the member being read, so a
+/// type error can be reported as [`CodecError::InvalidField`] with that name.
+struct FieldsSeed<'c> {
+    current: &'c Cell<Option<&'static str>>,
+}
+
+impl FieldsSeed<'_> {
+    fn member<'de, A: MapAccess<'de>, T: de::Deserialize<'de>>(
+        &self,
+        map: &mut A,
+        name: &'static str,
+    ) -> Result<T, A::Error> {
+        self.current.set(Some(name));
+        let v = map.next_value()?;
+        self.current.set(None);
+        Ok(v)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for FieldsSeed<'_> {
+    type Value = Fields<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Fields<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldsSeed<'_> {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a hub message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+        let mut f = Fields::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "type" => f.type_id = self.member(&mut map, "type")?,
+                "headers" => f.headers = self.member(&mut map, "headers")?,
+                "invocationId" => f.invocation_id = self.member(&mut map, "invocationId")?,
+                "target" => f.target = self.member(&mut map, "target")?,
+                "arguments" => f.arguments = self.member(&mut map, "arguments")?,
+                "streamIds" => f.stream_ids = self.member(&mut map, "streamIds")?,
+                // A raw value: `null` is kept as the value `null`, not read as "absent".
+                "item" => f.item = Some(self.member(&mut map, "item")?),
+                "result" => f.result = Some(self.member(&mut map, "result")?),
+                "error" => f.error = self.member(&mut map, "error")?,
+                "allowReconnect" => f.allow_reconnect = self.member(&mut map, "allowReconnect")?,
+                "sequenceId" => f.sequence_id = self.member(&mut map, "sequenceId")?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+fn parse_fields(text: &str) -> Result<Fields<'_>, CodecError> {
+    let current = Cell::new(None);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = FieldsSeed { current: &current }
+        .deserialize(&mut de)
+        .and_then(|f| de.end().map(|()| f));
+    parsed.map_err(|e| match current.get() {
+        Some(name) if e.is_data() => CodecError::InvalidField(name),
+        _ => CodecError::InvalidJson(e.to_string()),
+    })
+}
+
+/// Reads one message text (without its `0x1E`). Unknown message types are returned as
+/// [`Decoded::Unknown`], after the text was checked to be a JSON object.
+pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
+    let s = std::str::from_utf8(text).map_err(|_| CodecError::InvalidUtf8)?;
+    let f = parse_fields(s)?;
+    let raw = |v: &JsonRaw| RawValue::Json(text.slice_ref(v.get().as_bytes()));
+    let id = |id: Option<String>| id.ok_or(CodecError::MissingField("invocationId"));
+    let headers = f.headers.unwrap_or_default();
+    let type_id = f.type_id.ok_or(CodecError::MissingField("type"))?;
+    let msg = match type_id {
+        1 | 4 => {
+            let invocation_id = if type_id == 4 {
+                Some(id(f.invocation_id)?)
+            } else {
+                f.invocation_id
+            };
+            let inv = Invocation {
+                headers,
+                invocation_id,
+                target: f.target.ok_or(CodecError::MissingField("target"))?,
+                arguments: f
+                    .arguments
+                    .ok_or(CodecError::MissingField("arguments"))?
+                    .into_iter()
+                    .map(raw)
+                    .collect(),
+                stream_ids: f.stream_ids.unwrap_or_default(),
+            };
+            if type_id == 1 {
+                HubMessage::Invocation(inv)
+            } else {
+                HubMessage::StreamInvocation(inv)
+            }
+        }
+        2 => HubMessage::StreamItem {
+            headers,
+            invocation_id: id(f.invocation_id)?,
+            item: raw(f.item.ok_or(CodecError::MissingField("item"))?),
+        },
+        3 => HubMessage::Completion {
+            headers,
+            invocation_id: id(f.invocation_id)?,
+            result: match (f.result, f.error) {
+                (Some(_), Some(_)) => return Err(CodecError::ResultAndError),
+                (Some(v), None) => CompletionResult::Value(raw(v)),
+                (None, Some(e)) => CompletionResult::Error(e),
+                (None, None) => CompletionResult::Void,
+            },
+        },
+        5 => HubMessage::CancelInvocation {
+            headers,
+            invocation_id: id(f.invocation_id)?,
+        },
+        6 => HubMessage::Ping,
+        7 => HubMessage::Close {
+            error: f.error,
+            allow_reconnect: f.allow_reconnect.unwrap_or(false),
+        },
+        8 => HubMessage::Ack {
+            sequence_id: f
+                .sequence_id
+                .ok_or(CodecError::MissingField("sequenceId"))?,
+        },
+        9 => HubMessage::Sequence {
+            sequence_id: f
+                .sequence_id
+                .ok_or(CodecError::MissingField("sequenceId"))?,
+        },
+        other => return Ok(Decoded::Unknown { type_id: other }),
+    };
+    Ok(Decoded::Message(msg))
+}
+
+/// Appends `,"name":` (the comma is always needed: `type` is written first).
+fn key(out: &mut BytesMut, name: &str) {
+    out.put_u8(b',');
+    put_json_str(out, name);
+    out.put_u8(b':');
+}
+
+fn put_headers(out: &mut BytesMut, headers: &Headers) {
+    if headers.is_empty() {
+        return;
+    }
+    key(out, "headers");
+    out.put_u8(b'{');
+    for (i, (k, v)) in headers.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        put_json_str(out, k);
+        out.put_u8(b':');
+        put_json_str(out, v);
+    }
+    out.put_u8(b'}');
+}
+
+fn put_raw(out: &mut BytesMut, value: &RawValue) -> Result<(), CodecError> {
+    match value {
+        RawValue::Json(b) if b.contains(&RECORD_SEPARATOR) => Err(CodecError::Value(
+            ValueError::InvalidJson("raw JSON value contains the 0x1E separator".into()),
+        )),
+        RawValue::Json(b) => {
+            out.put_slice(b);
+            Ok(())
+        }
+        RawValue::MessagePack(b) => Ok(msgpack_to_json(b, out)?),
+    }
+}
+
+fn put_str_array(out: &mut BytesMut, items: &[String]) {
+    out.put_u8(b'[');
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        put_json_str(out, s);
+    }
+    out.put_u8(b']');
+}
+
+fn put_invocation(out: &mut BytesMut, inv: &Invocation, stream: bool) -> Result<(), CodecError> {
+    put_headers(out, &inv.headers);
+    match &inv.invocation_id {
+        Some(id) => {
+            key(out, "invocationId");
+            put_json_str(out, id);
+        }
+        None if stream => return Err(CodecError::MissingField("invocationId")),
+        None => {}
+    }
+    key(out, "target");
+    put_json_str(out, &inv.target);
+    key(out, "arguments");
+    out.put_u8(b'[');
+    for (i, arg) in inv.arguments.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        put_raw(out, arg)?;
+    }
+    out.put_u8(b']');
+    if !inv.stream_ids.is_empty() {
+        key(out, "streamIds");
+        put_str_array(out, &inv.stream_ids);
+    }
+    Ok(())
+}
+
+/// Appends the JSON text of `msg` (without `0x1E`) to `out`. Fails only when a MessagePack raw
+/// value does not transcode, a JSON raw value contains `0x1E`, or a StreamInvocation has no
+/// id; `out` may then hold a partial text (the [`codec`](super::codec) functions discard it).
+pub fn write_message(msg: &HubMessage, out: &mut BytesMut) -> Result<(), CodecError> {
+    out.put_slice(b"{\"type\":");
+    out.put_slice(msg.type_id().to_string().as_bytes());
+    match msg {
+        HubMessage::Invocation(inv) => put_invocation(out, inv, false)?,
+        HubMessage::StreamInvocation(inv) => put_invocation(out, inv, true)?,
+        HubMessage::StreamItem {
+            headers,
+            invocation_id,
+            item,
+        } => {
+            put_headers(out, headers);
+            key(out, "invocationId");
+            put_json_str(out, invocation_id);
+            key(out, "item");
+            put_raw(out, item)?;
+        }
+        HubMessage::Completion {
+            headers,
+            invocation_id,
+            result,
+        } => {
+            put_headers(out, headers);
+            key(out, "invocationId");
+            put_json_str(out, invocation_id);
+            match result {
+                CompletionResult::Void => {}
+                CompletionResult::Value(v) => {
+                    key(out, "result");
+                    put_raw(out, v)?;
+                }
+                CompletionResult::Error(e) => {
+                    key(out, "error");
+                    put_json_str(out, e);
+                }
+            }
+        }
+        HubMessage::CancelInvocation {
+            headers,
+            invocation_id,
+        } => {
+            put_headers(out, headers);
+            key(out, "invocationId");
+            put_json_str(out, invocation_id);
+        }
+        HubMessage::Ping => {}
+        HubMessage::Close {
+            error,
+            allow_reconnect,
+        } => {
+            if let Some(e) = error {
+                key(out, "error");
+                put_json_str(out, e);
+            }
+            if *allow_reconnect {
+                key(out, "allowReconnect");
+                out.put_slice(b"true");
+            }
+        }
+        HubMessage::Ack { sequence_id } | HubMessage::Sequence { sequence_id } => {
+            key(out, "sequenceId");
+            out.put_slice(sequence_id.to_string().as_bytes());
+        }
+    }
+    out.put_u8(b'}');
+    Ok(())
+}

@@ -1,0 +1,437 @@
+//! Helpers on [`RawValue`]: converting from and to serde types, and transcoding one encoded
+//! value between JSON and MessagePack (spec `signalr.md` §1, "Types").
+//!
+//! Transcoding rules, MessagePack → JSON:
+//! - nil ↔ `null`, booleans, strings, arrays as themselves; maps need string keys (any other
+//!   key is [`ValueError::NonStringKey`]); key order is kept;
+//! - integers stay exact (`u64` / `i64`); `float 64` is written in the shortest form that reads
+//!   back to the same number (`1.0`, `1e300`); `float 32` in the shortest form of the `f32`
+//!   (`1.1f32` → `1.1`); NaN and infinities have no JSON form ([`ValueError::NonFiniteFloat`]);
+//! - `bin` becomes a base64 string, as .NET writes a `byte[]` in JSON;
+//! - the timestamp extension (type −1, .NET `DateTime`) becomes an ISO 8601 UTC string
+//!   (`2024-01-02T03:04:05.5Z`); every other extension is [`ValueError::UnsupportedExtension`]
+//!   (there is no faithful JSON form for it).
+//!
+//! JSON → MessagePack: `null`, booleans, strings, arrays and objects (key order kept) map to
+//! their MessagePack forms; non-negative integers become the smallest uint, negative ones the
+//! smallest int, other numbers `float 64`. Numbers outside `i64`/`u64`/`f64` are rejected.
+//! A JSON string is never turned back into `bin` or a timestamp: JSON carries no type for it.
+//!
+//! Nesting is limited to [`MAX_DEPTH`] levels in both directions, so hostile input cannot
+//! exhaust the stack. This module does not validate a [`RawValue`] it only forwards (the
+//! codecs copy raw values of the right format as they are).
+
+use base64::Engine as _;
+use bytes::{BufMut, Bytes};
+use rmp::encode::ByteBuf;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::message::{HubProtocol, RawValue};
+use super::msgpack::{Cursor, Item, MpError};
+
+/// The deepest nesting of arrays and maps a transcoded value may have: 127 levels, serde_json's
+/// own recursion limit, so every JSON text the transcoder writes also parses back.
+pub const MAX_DEPTH: usize = 127;
+
+/// Converting or transcoding one value failed. Raised by the [`RawValue`] helpers, and by the
+/// hub writers when a raw value must be transcoded (a local error: nothing was written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// The bytes of a JSON value do not parse (the detail is serde_json's message).
+    #[error("invalid JSON value: {0}")]
+    InvalidJson(String),
+    /// The bytes of a MessagePack value are truncated, malformed or followed by extra bytes.
+    #[error("invalid MessagePack value: {0}")]
+    InvalidMessagePack(String),
+    /// A MessagePack string that is not valid UTF-8.
+    #[error("MessagePack string is not valid UTF-8")]
+    InvalidUtf8,
+    /// Arrays and maps nested deeper than [`MAX_DEPTH`].
+    #[error("value nested deeper than {max} levels")]
+    TooDeep {
+        /// The limit, [`MAX_DEPTH`].
+        max: usize,
+    },
+    /// A MessagePack map key that is not a string has no JSON form.
+    #[error("MessagePack map key is not a string")]
+    NonStringKey,
+    /// A MessagePack extension other than the timestamp has no JSON form.
+    #[error("MessagePack extension type {0} has no JSON form")]
+    UnsupportedExtension(i8),
+    /// A timestamp outside the years 1–9999 (the range of .NET `DateTime`), or with more than
+    /// 999 999 999 nanoseconds.
+    #[error("MessagePack timestamp out of range")]
+    TimestampOutOfRange,
+    /// NaN or an infinity has no JSON form.
+    #[error("NaN or infinite float has no JSON form")]
+    NonFiniteFloat,
+    /// serde could not serialize the value (the detail is its message).
+    #[error("cannot serialize value: {0}")]
+    Serialize(String),
+    /// The value does not deserialize into the requested type (the detail is serde's message).
+    #[error("cannot deserialize value: {0}")]
+    Deserialize(String),
+}
+
+impl From<MpError> for ValueError {
+    fn from(e: MpError) -> Self {
+        match e {
+            MpError::InvalidUtf8 => ValueError::InvalidUtf8,
+            other => ValueError::InvalidMessagePack(other.to_string()),
+        }
+    }
+}
+
+impl RawValue {
+    /// The format of the encoded bytes.
+    pub fn protocol(&self) -> HubProtocol {
+        match self {
+            RawValue::Json(_) => HubProtocol::Json,
+            RawValue::MessagePack(_) => HubProtocol::MessagePack,
+        }
+    }
+
+    /// The encoded bytes, whatever the format.
+    pub fn as_bytes(&self) -> &Bytes {
+        match self {
+            RawValue::Json(b) | RawValue::MessagePack(b) => b,
+        }
+    }
+
+    /// `null` (JSON) or nil (`c0`, MessagePack).
+    pub fn null(protocol: HubProtocol) -> RawValue {
+        match protocol {
+            HubProtocol::Json => RawValue::Json(Bytes::from_static(b"null")),
+            HubProtocol::MessagePack => RawValue::MessagePack(Bytes::from_static(&[0xC0])),
+        }
+    }
+
+    /// Serializes `value` in the given format. MessagePack goes through JSON (serde_json, then
+    /// the transcoder), so serde byte buffers become arrays of numbers; wrap them in a base64
+    /// string, or build the MessagePack `bin` yourself, to send a `byte[]`.
+    pub fn from_serde<T: Serialize + ?Sized>(
+        protocol: HubProtocol,
+        value: &T,
+    ) -> Result<RawValue, ValueError> {
+        let json = serde_json::to_vec(value).map_err(|e| ValueError::Serialize(e.to_string()))?;
+        match protocol {
+            HubProtocol::Json => Ok(RawValue::Json(Bytes::from(json))),
+            HubProtocol::MessagePack => {
+                let mut out = ByteBuf::new();
+                json_to_msgpack(&json, &mut out)?;
+                Ok(RawValue::MessagePack(Bytes::from(out.into_vec())))
+            }
+        }
+    }
+
+    /// Deserializes the value into `T`, in either format. A MessagePack value is transcoded to
+    /// JSON first, so `bin` arrives as a base64 string and a timestamp as an ISO 8601 string.
+    pub fn to_serde<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        let json = self.to_json()?;
+        serde_json::from_slice(&json).map_err(|e| ValueError::Deserialize(e.to_string()))
+    }
+
+    /// The value as JSON text: a cheap clone when it already is JSON, else transcoded.
+    pub fn to_json(&self) -> Result<Bytes, ValueError> {
+        match self {
+            RawValue::Json(b) => Ok(b.clone()),
+            RawValue::MessagePack(b) => {
+                let mut out = Vec::with_capacity(b.len() + b.len() / 2);
+                msgpack_to_json(b, &mut out)?;
+                Ok(Bytes::from(out))
+            }
+        }
+    }
+
+    /// The value as one MessagePack object: a cheap clone when it already is MessagePack, else
+    /// transcoded.
+    pub fn to_msgpack(&self) -> Result<Bytes, ValueError> {
+        match self {
+            RawValue::MessagePack(b) => Ok(b.clone()),
+            RawValue::Json(b) => {
+                let mut out = ByteBuf::with_capacity(b.len());
+                json_to_msgpack(b, &mut out)?;
+                Ok(Bytes::from(out.into_vec()))
+            }
+        }
+    }
+
+    /// The same value in `protocol`'s format (a cheap clone when it already is).
+    pub fn to_protocol(&self, protocol: HubProtocol) -> Result<RawValue, ValueError> {
+        match protocol {
+            HubProtocol::Json => self.to_json().map(RawValue::Json),
+            HubProtocol::MessagePack => self.to_msgpack().map(RawValue::MessagePack),
+        }
+    }
+}
+
+/// Appends `s` to `out` as a JSON string literal (quotes, escapes for `"`, `\` and control
+/// characters; everything else as UTF-8).
+pub(crate) fn put_json_str(out: &mut impl BufMut, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.put_u8(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0C => b"\\f",
+            0x00..=0x1F => b"",
+            _ => continue,
+        };
+        out.put_slice(&bytes[start..i]);
+        if short.is_empty() {
+            out.put_slice(b"\\u00");
+            out.put_u8(HEX[usize::from(b >> 4)]);
+            out.put_u8(HEX[usize::from(b & 0xF)]);
+        } else {
+            out.put_slice(short);
+        }
+        start = i + 1;
+    }
+    out.put_slice(&bytes[start..]);
+    out.put_u8(b'"');
+}
+
+/// Transcodes exactly one MessagePack object (`src` must hold nothing else) to JSON text.
+pub(crate) fn msgpack_to_json(src: &[u8], out: &mut impl BufMut) -> Result<(), ValueError> {
+    let mut cur = Cursor::new(src);
+    write_json(&mut cur, out, 0)?;
+    if !cur.is_empty() {
+        return Err(MpError::TrailingBytes.into());
+    }
+    Ok(())
+}
+
+fn put_f64(out: &mut impl BufMut, f: f64) -> Result<(), ValueError> {
+    let n = serde_json::Number::from_f64(f).ok_or(ValueError::NonFiniteFloat)?;
+    out.put_slice(n.to_string().as_bytes());
+    Ok(())
+}
+
+fn write_json(cur: &mut Cursor<'_>, out: &mut impl BufMut, depth: usize) -> Result<(), ValueError> {
+    match cur.read_item()? {
+        Item::Nil => out.put_slice(b"null"),
+        Item::Bool(b) => out.put_slice(if b { b"true" } else { b"false" }),
+        Item::Uint(n) => out.put_slice(n.to_string().as_bytes()),
+        Item::Int(n) => out.put_slice(n.to_string().as_bytes()),
+        Item::F64(f) => put_f64(out, f)?,
+        // The shortest text of the f32, read back as f64: 1.1f32 stays "1.1".
+        Item::F32(f) if f.is_finite() => put_f64(out, f.to_string().parse().unwrap_or(f64::NAN))?,
+        Item::F32(_) => return Err(ValueError::NonFiniteFloat),
+        Item::Str(s) => put_json_str(
+            out,
+            std::str::from_utf8(s).map_err(|_| ValueError::InvalidUtf8)?,
+        ),
+        Item::Bin(data) => {
+            put_json_str(out, &base64::engine::general_purpose::STANDARD.encode(data))
+        }
+        Item::Ext(-1, data) => put_json_str(out, &timestamp_to_iso(data)?),
+        Item::Ext(ty, _) => return Err(ValueError::UnsupportedExtension(ty)),
+        Item::Array(_) | Item::Map(_) if depth >= MAX_DEPTH => {
+            return Err(ValueError::TooDeep { max: MAX_DEPTH });
+        }
+        Item::Array(n) => {
+            out.put_u8(b'[');
+            for i in 0..n {
+                if i > 0 {
+                    out.put_u8(b',');
+                }
+                write_json(cur, out, depth + 1)?;
+            }
+            out.put_u8(b']');
+        }
+        Item::Map(n) => {
+            out.put_u8(b'{');
+            for i in 0..n {
+                if i > 0 {
+                    out.put_u8(b',');
+                }
+                match cur.read_item()? {
+                    Item::Str(k) => put_json_str(
+                        out,
+                        std::str::from_utf8(k).map_err(|_| ValueError::InvalidUtf8)?,
+                    ),
+                    _ => return Err(ValueError::NonStringKey),
+                }
+                out.put_u8(b':');
+                write_json(cur, out, depth + 1)?;
+            }
+            out.put_u8(b'}');
+        }
+    }
+    Ok(())
+}
+
+/// The MessagePack timestamp extension (type −1, 4, 8 or 12 bytes) as ISO 8601 UTC text with
+/// as many fraction digits as needed: `1970-01-01T00:00:00Z`, `…:05.123Z`.
+fn timestamp_to_iso(data: &[u8]) -> Result<String, ValueError> {
+    let be = |b: &[u8]| b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
+    let (secs, nanos): (i64, u32) = match data.len() {
+        4 => (be(data) as i64, 0),
+        8 => {
+            let v = be(data);
+            ((v & 0x3_FFFF_FFFF) as i64, (v >> 34) as u32)
+        }
+        12 => (be(&data[4..]) as i64, be(&data[..4]) as u32),
+        _ => return Err(ValueError::UnsupportedExtension(-1)),
+    };
+    // Years 1..=9999, the range of .NET DateTime.
+    const MIN: i64 = -62_135_596_800;
+    const MAX: i64 = 253_402_300_799;
+    if nanos > 999_999_999 || !(MIN..=MAX).contains(&secs) {
+        return Err(ValueError::TimestampOutOfRange);
+    }
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut s = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        tod / 3600,
+        tod / 60 % 60,
+        tod % 60
+    );
+    if nanos > 0 {
+        let frac = format!("{nanos:09}");
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    s.push('Z');
+    Ok(s)
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (days-to-civil, eras of 400
+/// years of 146 097 days).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of era, 0..=146_096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era, 0..=399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of year from March 1st
+    let mp = (5 * doy + 2) / 153; // month from March, 0..=11
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// A parsed JSON value that keeps object key order (serde_json's `Value` sorts keys without
+/// its `preserve_order` feature). Only lives between parsing JSON and writing MessagePack.
+enum Node {
+    Null,
+    Bool(bool),
+    Uint(u64),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Array(Vec<Node>),
+    Map(Vec<(String, Node)>),
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
+        Ok(Node::Bool(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
+        Ok(Node::Uint(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
+        Ok(if v >= 0 {
+            Node::Uint(v as u64)
+        } else {
+            Node::Int(v)
+        })
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
+        Ok(Node::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
+        Ok(Node::Str(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
+        Ok(Node::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Node>()? {
+            items.push(item);
+        }
+        Ok(Node::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((k, v)) = map.next_entry::<String, Node>()? {
+            entries.push((k, v));
+        }
+        Ok(Node::Map(entries))
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+/// Transcodes one JSON value to MessagePack. serde_json's own recursion limit bounds the
+/// nesting to [`MAX_DEPTH`] levels.
+pub(crate) fn json_to_msgpack(src: &[u8], out: &mut ByteBuf) -> Result<(), ValueError> {
+    let node: Node =
+        serde_json::from_slice(src).map_err(|e| ValueError::InvalidJson(e.to_string()))?;
+    write_node(&node, out);
+    Ok(())
+}
+
+fn write_node(node: &Node, out: &mut ByteBuf) {
+    use rmp::encode as w;
+    // Writing into a ByteBuf cannot fail (its error type is `Infallible`).
+    match node {
+        Node::Null => {
+            let Ok(()) = w::write_nil(out);
+        }
+        Node::Bool(b) => {
+            let Ok(()) = w::write_bool(out, *b);
+        }
+        Node::Uint(n) => {
+            let Ok(_) = w::write_uint(out, *n);
+        }
+        Node::Int(n) => {
+            let Ok(_) = w::write_sint(out, *n);
+        }
+        Node::Float(f) => {
+            let Ok(()) = w::write_f64(out, *f);
+        }
+        Node::Str(s) => {
+            let Ok(()) = w::write_str(out, s);
+        }
+        Node::Array(items) => {
+            let Ok(_) = w::write_array_len(out, items.len() as u32);
+            for item in items {
+                write_node(item, out);
+            }
+        }
+        Node::Map(entries) => {
+            let Ok(_) = w::write_map_len(out, entries.len() as u32);
+            for (k, v) in entries {
+                let Ok(()) = w::write_str(out, k);
+                write_node(v, out);
+            }
+        }
+    }
+}
