@@ -12,15 +12,20 @@
 //! - [`invocations`]: invocation and upload-stream id bookkeeping of one endpoint (§1).
 //! - [`registry`]: the server-side connection / user / group registry and message targets.
 //! - [`connection`]: the client and server connection state machines built from the above.
+//! - [`negotiate`]: the negotiate query and bodies, transport names, connection ids.
+//! - [`connections`]: the connection table below the hub protocol: which HTTP request on
+//!   which transport is answered with which status, long-poll timing, stateful re-attach.
 
 pub mod codec;
 pub mod connection;
+pub mod connections;
 pub mod handshake;
 pub mod invocations;
 pub mod json;
 pub mod keepalive;
 pub mod message;
 pub mod msgpack;
+pub mod negotiate;
 pub mod registry;
 pub mod stateful;
 pub mod value;
