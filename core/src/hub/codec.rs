@@ -1,7 +1,7 @@
 //! Framing of hub messages (spec `signalr.md` §2) and the incremental decoder.
 //!
 //! - JSON: each message is its text followed by the record separator `0x1E`.
-//! - MessagePack: each message is a VarInt length ([`varint`](super::varint)) and that many
+//! - MessagePack: each message is a VarInt length ([`varint`]) and that many
 //!   body bytes.
 //!
 //! [`encode`] appends one framed message to a buffer; [`HubDecoder`] takes bytes in any split

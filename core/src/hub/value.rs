@@ -5,7 +5,7 @@
 //! - nil ↔ `null`, booleans, strings, arrays as themselves; maps need string keys (any other
 //!   key is [`ValueError::NonStringKey`]); key order is kept;
 //! - integers stay exact (`u64` / `i64`); `float 64` is written in the shortest form that reads
-//!   back to the same number (`1.0`, `1e300`); `float 32` in the shortest form of the `f32`
+//!   back to the same number (`1.0`, `1e+300`); `float 32` in the shortest form of the `f32`
 //!   (`1.1f32` → `1.1`); NaN and infinities have no JSON form ([`ValueError::NonFiniteFloat`]);
 //! - `bin` becomes a base64 string, as .NET writes a `byte[]` in JSON;
 //! - the timestamp extension (type −1, .NET `DateTime`) becomes an ISO 8601 UTC string
@@ -14,8 +14,8 @@
 //!
 //! JSON → MessagePack: `null`, booleans, strings, arrays and objects (key order kept) map to
 //! their MessagePack forms; non-negative integers become the smallest uint, negative ones the
-//! smallest int, other numbers `float 64` (integers beyond `u64` / `i64` too, as serde_json
-//! reads them); numbers beyond `f64` are rejected.
+//! smallest int, other numbers `float 64` (integers beyond `u64` / `i64` too), read correctly
+//! rounded; numbers beyond `f64` are rejected.
 //! A JSON string is never turned back into `bin` or a timestamp: JSON carries no type for it.
 //!
 //! Nesting is limited to [`MAX_DEPTH`] levels in both directions, so hostile input cannot
@@ -128,6 +128,7 @@ impl RawValue {
 
     /// Deserializes the value into `T`, in either format. A MessagePack value is transcoded to
     /// JSON first, so `bin` arrives as a base64 string and a timestamp as an ISO 8601 string.
+    /// serde_json does the reading, with its usual float precision.
     pub fn to_serde<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
         let json = self.to_json()?;
         serde_json::from_slice(&json).map_err(|e| ValueError::Deserialize(e.to_string()))
