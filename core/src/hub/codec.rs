@@ -10,7 +10,6 @@
 //! reader hands over the bytes that follow it.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use rmp::encode::ByteBuf;
 
 use super::message::{HubMessage, HubProtocol};
 use super::value::ValueError;
@@ -108,10 +107,10 @@ pub fn encode(
             out.put_u8(RECORD_SEPARATOR);
         }
         HubProtocol::MessagePack => {
-            let mut body = ByteBuf::new();
+            let mut body = Vec::new();
             msgpack::write_message(msg, &mut body)?;
-            varint::encode(body.as_slice().len(), out)?;
-            out.put_slice(body.as_slice());
+            varint::encode(body.len(), out)?;
+            out.put_slice(&body);
         }
     }
     Ok(())
