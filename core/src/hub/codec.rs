@@ -1,7 +1,7 @@
 //! Framing of hub messages (spec `signalr.md` §2) and the incremental decoder.
 //!
 //! - JSON: each message is its text followed by the record separator `0x1E`.
-//! - MessagePack: each message is a VarInt length ([`varint`](super::varint)) and that many
+//! - MessagePack: each message is a VarInt length ([`varint`]) and that many
 //!   body bytes.
 //!
 //! [`encode`] appends one framed message to a buffer; [`HubDecoder`] takes bytes in any split
@@ -10,7 +10,6 @@
 //! reader hands over the bytes that follow it.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use rmp::encode::ByteBuf;
 
 use super::message::{HubMessage, HubProtocol};
 use super::value::ValueError;
@@ -108,10 +107,10 @@ pub fn encode(
             out.put_u8(RECORD_SEPARATOR);
         }
         HubProtocol::MessagePack => {
-            let mut body = ByteBuf::new();
+            let mut body = Vec::new();
             msgpack::write_message(msg, &mut body)?;
-            varint::encode(body.as_slice().len(), out)?;
-            out.put_slice(body.as_slice());
+            varint::encode(body.len(), out)?;
+            out.put_slice(&body);
         }
     }
     Ok(())

@@ -447,7 +447,14 @@ fn put_invocation(out: &mut ByteBuf, ty: u64, inv: &Invocation) -> Result<(), Co
 /// Appends the body of `msg` (without length prefix) to `out`. Fails only when a JSON raw
 /// value does not transcode, or a StreamInvocation has no id; `out` may then hold a partial
 /// body (the [`codec`](super::codec) functions discard it).
-pub fn write_message(msg: &HubMessage, out: &mut ByteBuf) -> Result<(), CodecError> {
+pub fn write_message(msg: &HubMessage, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let mut buf = ByteBuf::from_vec(std::mem::take(out));
+    let written = write_body(msg, &mut buf);
+    *out = buf.into_vec();
+    written
+}
+
+fn write_body(msg: &HubMessage, out: &mut ByteBuf) -> Result<(), CodecError> {
     let ty = u64::from(msg.type_id());
     match msg {
         HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => {

@@ -5,7 +5,7 @@
 //! - nil ↔ `null`, booleans, strings, arrays as themselves; maps need string keys (any other
 //!   key is [`ValueError::NonStringKey`]); key order is kept;
 //! - integers stay exact (`u64` / `i64`); `float 64` is written in the shortest form that reads
-//!   back to the same number (`1.0`, `1e300`); `float 32` in the shortest form of the `f32`
+//!   back to the same number (`1.0`, `1e+300`); `float 32` in the shortest form of the `f32`
 //!   (`1.1f32` → `1.1`); NaN and infinities have no JSON form ([`ValueError::NonFiniteFloat`]);
 //! - `bin` becomes a base64 string, as .NET writes a `byte[]` in JSON;
 //! - the timestamp extension (type −1, .NET `DateTime`) becomes an ISO 8601 UTC string
@@ -14,7 +14,8 @@
 //!
 //! JSON → MessagePack: `null`, booleans, strings, arrays and objects (key order kept) map to
 //! their MessagePack forms; non-negative integers become the smallest uint, negative ones the
-//! smallest int, other numbers `float 64`. Numbers outside `i64`/`u64`/`f64` are rejected.
+//! smallest int, other numbers `float 64` (integers beyond `u64` / `i64` too), read correctly
+//! rounded; numbers beyond `f64` are rejected.
 //! A JSON string is never turned back into `bin` or a timestamp: JSON carries no type for it.
 //!
 //! Nesting is limited to [`MAX_DEPTH`] levels in both directions, so hostile input cannot
@@ -24,14 +25,14 @@
 use base64::Engine as _;
 use bytes::{BufMut, Bytes};
 use rmp::encode::ByteBuf;
-use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::message::{HubProtocol, RawValue};
 use super::msgpack::{Cursor, Item, MpError};
 
 /// The deepest nesting of arrays and maps a transcoded value may have: 127 levels, serde_json's
-/// own recursion limit, so every JSON text the transcoder writes also parses back.
+/// own recursion limit, so every JSON text the transcoder writes also parses with serde_json.
 pub const MAX_DEPTH: usize = 127;
 
 /// Converting or transcoding one value failed. Raised by the [`RawValue`] helpers, and by the
@@ -127,6 +128,7 @@ impl RawValue {
 
     /// Deserializes the value into `T`, in either format. A MessagePack value is transcoded to
     /// JSON first, so `bin` arrives as a base64 string and a timestamp as an ISO 8601 string.
+    /// serde_json does the reading, with its usual float precision.
     pub fn to_serde<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
         let json = self.to_json()?;
         serde_json::from_slice(&json).map_err(|e| ValueError::Deserialize(e.to_string()))
@@ -334,66 +336,222 @@ enum Node {
     Map(Vec<(String, Node)>),
 }
 
-struct NodeVisitor;
+/// A small JSON (RFC 8259) parser for transcoding. serde_json is not used here because,
+/// without its `float_roundtrip` feature, it may read a float one ULP off; this parser reads
+/// numbers with the standard library's correctly rounded `f64` parser and keeps key order.
+struct JsonParser<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
 
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
+impl JsonParser<'_> {
+    fn fail(&self, what: &str) -> ValueError {
+        ValueError::InvalidJson(format!("{what} at byte {}", self.pos))
+    }
 
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON value")
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
-        Ok(Node::Bool(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        Ok(Node::Uint(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
-        Ok(if v >= 0 {
-            Node::Uint(v as u64)
-        } else {
-            Node::Int(v)
-        })
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
-        Ok(Node::Float(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
-        Ok(Node::Str(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
-        Ok(Node::Str(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Node>()? {
-            items.push(item);
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
         }
-        Ok(Node::Array(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries = Vec::new();
-        while let Some((k, v)) = map.next_entry::<String, Node>()? {
-            entries.push((k, v));
+
+    fn eat(&mut self, b: u8) -> bool {
+        let hit = self.peek() == Some(b);
+        self.pos += usize::from(hit);
+        hit
+    }
+
+    fn literal(&mut self, word: &[u8], node: Node) -> Result<Node, ValueError> {
+        if !self.s[self.pos..].starts_with(word) {
+            return Err(self.fail("invalid literal"));
         }
-        Ok(Node::Map(entries))
+        self.pos += word.len();
+        Ok(node)
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<Node, ValueError> {
+        let start = self.pos;
+        let negative = self.eat(b'-');
+        let int_start = self.pos;
+        if self.digits() == 0 || (self.s[int_start] == b'0' && self.pos - int_start > 1) {
+            return Err(self.fail("invalid number"));
+        }
+        let mut integer = true;
+        if self.eat(b'.') {
+            integer = false;
+            if self.digits() == 0 {
+                return Err(self.fail("invalid number"));
+            }
+        }
+        if self.eat(b'e') || self.eat(b'E') {
+            integer = false;
+            let _ = self.eat(b'+') || self.eat(b'-');
+            if self.digits() == 0 {
+                return Err(self.fail("invalid number"));
+            }
+        }
+        // ASCII digits and signs only: valid UTF-8.
+        let text = std::str::from_utf8(&self.s[start..self.pos]).unwrap_or_default();
+        if integer {
+            if let (false, Ok(n)) = (negative, text.parse::<u64>()) {
+                return Ok(Node::Uint(n));
+            }
+            if let (true, Ok(n)) = (negative, text.parse::<i64>()) {
+                return Ok(Node::Int(n));
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Node::Float(f)),
+            _ => Err(self.fail("number out of range")),
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, ValueError> {
+        let digits = self
+            .s
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.fail("truncated escape"))?;
+        let text = std::str::from_utf8(digits).map_err(|_| self.fail("invalid escape"))?;
+        let n = u32::from_str_radix(text, 16).map_err(|_| self.fail("invalid escape"))?;
+        self.pos += 4;
+        Ok(n)
+    }
+
+    /// A string, the opening quote already consumed.
+    fn string(&mut self) -> Result<String, ValueError> {
+        let mut out = Vec::new();
+        loop {
+            let b = self
+                .peek()
+                .ok_or_else(|| self.fail("unterminated string"))?;
+            self.pos += 1;
+            match b {
+                b'"' => break,
+                0x00..=0x1F => return Err(self.fail("control character in string")),
+                b'\\' => {
+                    let e = self.peek().ok_or_else(|| self.fail("truncated escape"))?;
+                    self.pos += 1;
+                    let c = match e {
+                        b'"' | b'\\' | b'/' => e,
+                        b'b' => 0x08,
+                        b'f' => 0x0C,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => {
+                            let mut cp = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&cp) {
+                                if !(self.eat(b'\\') && self.eat(b'u')) {
+                                    return Err(self.fail("lone surrogate"));
+                                }
+                                let low = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    return Err(self.fail("lone surrogate"));
+                                }
+                                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                            }
+                            let ch =
+                                char::from_u32(cp).ok_or_else(|| self.fail("lone surrogate"))?;
+                            out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+                            continue;
+                        }
+                        _ => return Err(self.fail("invalid escape")),
+                    };
+                    out.push(c);
+                }
+                _ => out.push(b),
+            }
+        }
+        // The input was checked to be UTF-8 and escapes produce whole characters.
+        String::from_utf8(out).map_err(|_| ValueError::InvalidJson("invalid UTF-8".into()))
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Node, ValueError> {
+        self.ws();
+        let b = self.peek().ok_or_else(|| self.fail("expected a value"))?;
+        if matches!(b, b'[' | b'{') && depth >= MAX_DEPTH {
+            return Err(ValueError::TooDeep { max: MAX_DEPTH });
+        }
+        match b {
+            b'n' => self.literal(b"null", Node::Null),
+            b't' => self.literal(b"true", Node::Bool(true)),
+            b'f' => self.literal(b"false", Node::Bool(false)),
+            b'-' | b'0'..=b'9' => self.number(),
+            b'"' => {
+                self.pos += 1;
+                self.string().map(Node::Str)
+            }
+            b'[' => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if !self.eat(b']') {
+                    loop {
+                        items.push(self.value(depth + 1)?);
+                        self.ws();
+                        if self.eat(b']') {
+                            break;
+                        }
+                        if !self.eat(b',') {
+                            return Err(self.fail("expected ',' or ']'"));
+                        }
+                    }
+                }
+                Ok(Node::Array(items))
+            }
+            b'{' => {
+                self.pos += 1;
+                let mut entries = Vec::new();
+                self.ws();
+                if !self.eat(b'}') {
+                    loop {
+                        self.ws();
+                        if !self.eat(b'"') {
+                            return Err(self.fail("expected a key"));
+                        }
+                        let key = self.string()?;
+                        self.ws();
+                        if !self.eat(b':') {
+                            return Err(self.fail("expected ':'"));
+                        }
+                        entries.push((key, self.value(depth + 1)?));
+                        self.ws();
+                        if self.eat(b'}') {
+                            break;
+                        }
+                        if !self.eat(b',') {
+                            return Err(self.fail("expected ',' or '}'"));
+                        }
+                    }
+                }
+                Ok(Node::Map(entries))
+            }
+            _ => Err(self.fail("expected a value")),
+        }
     }
 }
 
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
-        d.deserialize_any(NodeVisitor)
-    }
-}
-
-/// Transcodes one JSON value to MessagePack. serde_json's own recursion limit bounds the
-/// nesting to [`MAX_DEPTH`] levels.
+/// Transcodes one JSON value (surrounding whitespace allowed) to MessagePack.
 pub(crate) fn json_to_msgpack(src: &[u8], out: &mut ByteBuf) -> Result<(), ValueError> {
-    let node: Node =
-        serde_json::from_slice(src).map_err(|e| ValueError::InvalidJson(e.to_string()))?;
+    std::str::from_utf8(src).map_err(|_| ValueError::InvalidJson("invalid UTF-8".into()))?;
+    let mut p = JsonParser { s: src, pos: 0 };
+    let node = p.value(0)?;
+    p.ws();
+    if p.pos != src.len() {
+        return Err(p.fail("trailing characters"));
+    }
     write_node(&node, out);
     Ok(())
 }
