@@ -14,6 +14,8 @@
 //! - [`ws`]: a WebSocket (RFC 6455) frame codec and connection endpoint, streaming-capable.
 //! - [`relay`]: Azure Relay Hybrid Connections — SAS tokens, addresses, control-channel
 //!   messages, and the listener / sender / gateway state machines.
+//! - [`hub`]: the ASP.NET Core SignalR hub protocol — JSON and MessagePack codecs, handshake,
+//!   negotiate, and the client / server connection state machines.
 
 pub mod hub;
 pub mod relay;
