@@ -31,7 +31,8 @@ impl Default for TransportConfig {
     }
 }
 
-/// Identifies one long-poll request, as handed out by [`Connections::handle_poll`].
+/// Identifies one long-poll request, as handed out by
+/// [`Connections::handle_poll`](super::Connections::handle_poll).
 pub type PollId = u64;
 
 /// Why a request is refused; [`RequestError::status`] is the HTTP status, the `Display`
@@ -96,7 +97,7 @@ pub struct Attached {
     pub reattached: bool,
 }
 
-/// How to answer a long poll, from [`Connections::handle_poll`].
+/// How to answer a long poll, from [`Connections::handle_poll`](super::Connections::handle_poll).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollAnswer {
     /// The connection's first poll: answer 200 empty now; the connection starts.
@@ -129,13 +130,14 @@ pub enum Removal {
     PollIdle,
     /// The client sent DELETE (long polling).
     Deleted,
-    /// The server side closed it ([`Connections::close`]).
+    /// The server side closed it ([`Connections::close`](super::Connections::close)).
     Closed,
-    /// Its transport ended for good ([`Connections::handle_transport_ended`]).
+    /// Its transport ended for good
+    /// ([`Connections::handle_transport_ended`](super::Connections::handle_transport_ended)).
     TransportEnded,
 }
 
-/// What the driver must do, from [`Connections::poll_event`].
+/// What the driver must do, from [`Connections::poll_event`](super::Connections::poll_event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableEvent {
     /// Answer held poll `poll` of connection `token`.
@@ -148,7 +150,8 @@ pub enum TableEvent {
     Removed { token: String, reason: Removal },
 }
 
-/// How a transport ended, from [`Connections::handle_transport_ended`].
+/// How a transport ended, from
+/// [`Connections::handle_transport_ended`](super::Connections::handle_transport_ended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
     /// Stateful WebSocket lost ungracefully: the connection waits for a re-attach.

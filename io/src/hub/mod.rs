@@ -1,0 +1,6 @@
+//! SignalR hub adapters.
+//!
+//! - [`transport`]: negotiate and the server-side HTTP transports (WebSockets, Server-Sent
+//!   Events, long polling) that carry a hub connection's bytes.
+
+pub mod transport;
