@@ -14,7 +14,9 @@
 //! - [`net`]: TCP/TLS streams, an HTTP/1.1 server and client (hyper), WebSocket handshakes.
 //! - [`ws`]: WebSockets on streams, and the relay's frame-level forwarder.
 //! - [`relay`]: the Hybrid Connections gateway server, listener and sender.
+//! - [`hub`]: the SignalR hub client.
 
+pub mod hub;
 pub mod net;
 pub mod relay;
 pub mod ws;

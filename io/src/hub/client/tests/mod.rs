@@ -1,0 +1,1 @@
+//! Loopback tests of the hub client (added in the next commit).
