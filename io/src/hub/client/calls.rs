@@ -134,7 +134,7 @@ impl HubClient {
     }
 
     fn stream_inner(&self, target: &str, args: Vec<RawValue>, uploads: Vec<Upload>) -> HubStream {
-        let key = self.shared.next_key.fetch_add(1, Ordering::Relaxed);
+        let key = self.handle.shared.next_key.fetch_add(1, Ordering::Relaxed);
         let (items_tx, items) = async_channel::unbounded();
         let handle = match self.connected() {
             Ok(h) => h,

@@ -165,19 +165,32 @@ impl Shared {
     }
 }
 
+/// Stops the client when the last [`HubClient`] clone is dropped.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // The session's tasks hold `Shared`, not `Handle`: closing `stop` ends them (the
+        // connection sends Close on its own task).
+        drop(self.shared.state().session.take());
+    }
+}
+
 /// A SignalR hub client. Cheap to clone; every clone is the same client. See the
 /// [module docs](self) for the connection rules.
 ///
-/// It does not stop by itself when dropped: call [`HubClient::stop`].
+/// Dropping the last clone stops it in the background; [`HubClient::stop`] waits for that.
 #[derive(Clone)]
 pub struct HubClient {
-    shared: Arc<Shared>,
+    handle: Arc<Handle>,
 }
 
 impl std::fmt::Debug for HubClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HubClient")
-            .field("url", &self.shared.options.url)
+            .field("url", &self.handle.shared.options.url)
             .field("state", &self.state())
             .finish_non_exhaustive()
     }
@@ -191,20 +204,22 @@ impl HubClient {
 
     pub(crate) fn from_options(options: Options) -> HubClient {
         HubClient {
-            shared: Arc::new(Shared {
-                options,
-                clock: Clock {
-                    origin: std::time::Instant::now(),
-                },
-                handlers: Handlers::default(),
-                state: Mutex::new(State {
-                    status: HubClientState::Disconnected,
-                    conn: None,
-                    connection_id: None,
-                    session: None,
+            handle: Arc::new(Handle {
+                shared: Arc::new(Shared {
+                    options,
+                    clock: Clock {
+                        origin: std::time::Instant::now(),
+                    },
+                    handlers: Handlers::default(),
+                    state: Mutex::new(State {
+                        status: HubClientState::Disconnected,
+                        conn: None,
+                        connection_id: None,
+                        session: None,
+                    }),
+                    listeners: Mutex::new(Listeners::default()),
+                    next_key: AtomicU64::new(0),
                 }),
-                listeners: Mutex::new(Listeners::default()),
-                next_key: AtomicU64::new(0),
             }),
         }
     }
@@ -212,14 +227,14 @@ impl HubClient {
     /// Connects: negotiate, WebSocket, hub handshake. Fails (and is not retried) when any
     /// step fails; [`HubClientError::AlreadyStarted`] unless disconnected.
     pub async fn start(&self) -> Result<(), HubClientError> {
-        session::start(&self.shared).await
+        session::start(&self.handle.shared).await
     }
 
     /// Sends Close, closes the socket and waits until the client is disconnected (also
     /// cancels a running start or reconnect). Pending calls fail. Does nothing when already
     /// disconnected.
     pub async fn stop(&self) {
-        let Some(session) = self.shared.state().session.take() else {
+        let Some(session) = self.handle.shared.state().session.take() else {
             return;
         };
         drop(session.stop);
@@ -228,18 +243,18 @@ impl HubClient {
 
     /// Where the client stands.
     pub fn state(&self) -> HubClientState {
-        self.shared.state().status
+        self.handle.shared.state().status
     }
 
     /// The public id of the current connection (`None` while not connected and after
     /// `skipNegotiation`).
     pub fn connection_id(&self) -> Option<String> {
-        self.shared.state().connection_id.clone()
+        self.handle.shared.state().connection_id.clone()
     }
 
     /// The hub protocol in use.
     pub fn protocol(&self) -> HubProtocol {
-        self.shared.options.protocol
+        self.handle.shared.options.protocol
     }
 
     /// Handles server calls of `method` (case-insensitive). The handler runs on the
@@ -252,7 +267,8 @@ impl HubClient {
         F: Fn(Vec<RawValue>) -> R + Send + Sync + 'static,
         R: IntoClientResult,
     {
-        self.shared
+        self.handle
+            .shared
             .handlers
             .add(method, handlers::sync_handler(handler));
     }
@@ -264,18 +280,19 @@ impl HubClient {
         Fut: Future<Output = R> + Send + 'static,
         R: IntoClientResult,
     {
-        self.shared
+        self.handle
+            .shared
             .handlers
             .add(method, handlers::async_handler(handler));
     }
 
     /// Removes every handler of `method`.
     pub fn off(&self, method: &str) {
-        self.shared.handlers.remove(method);
+        self.handle.shared.handlers.remove(method);
     }
 
     fn add_callback(&self, cb: Callback) {
-        self.shared.listeners().callbacks.push(cb);
+        self.handle.shared.listeners().callbacks.push(cb);
     }
 
     /// Called when a lost connection starts reconnecting, with the reason.
@@ -308,12 +325,12 @@ impl HubClient {
     /// Every lifecycle event from now on (unbounded; drop the receiver to unsubscribe).
     pub fn events(&self) -> async_channel::Receiver<HubClientEvent> {
         let (tx, rx) = async_channel::unbounded();
-        self.shared.listeners().subscribers.push(tx);
+        self.handle.shared.listeners().subscribers.push(tx);
         rx
     }
 
     pub(crate) fn connected(&self) -> Result<ConnHandle, HubClientError> {
-        let state = self.shared.state();
+        let state = self.handle.shared.state();
         match (&state.status, &state.conn) {
             (HubClientState::Connected, Some(handle)) => Ok(handle.clone()),
             _ => Err(HubClientError::NotConnected),

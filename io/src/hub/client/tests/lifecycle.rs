@@ -411,6 +411,49 @@ fn stateful_reattach_resumes_the_same_connection_without_loss() {
 }
 
 #[test]
+fn a_failed_reattach_falls_back_to_a_new_connection() {
+    run(async {
+        let hub = TestHub::start(HubConfig {
+            stateful: true,
+            ..HubConfig::default()
+        })
+        .await;
+        let client = builder(&hub, HubProtocol::MessagePack)
+            .stateful_reconnect(true)
+            .automatic_reconnect(fast_reconnect())
+            .build();
+        let events = client.events();
+        client.start().await.unwrap();
+        let first = client.connection_id().unwrap();
+        hub.control(&first, ServerCtl::Kill).await;
+        match next_event(&events).await {
+            HubClientEvent::Reconnecting {
+                error: Some(HubClientError::ConnectionClosed(text)),
+            } => assert!(text.contains("404"), "{text}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let HubClientEvent::Reconnected {
+            connection_id: Some(second),
+        } = next_event(&events).await
+        else {
+            panic!("expected Reconnected");
+        };
+        assert_ne!(first, second);
+        let ws: Vec<String> = hub
+            .log()
+            .into_iter()
+            .filter(|l| l.starts_with("ws "))
+            .collect();
+        assert_eq!(ws.len(), 3, "open, re-attach (404), new connection: {ws:?}");
+        assert_eq!(ws[0], ws[1], "the re-attach reuses the URL and its id");
+        assert_eq!(hub.negotiations(), 2);
+        let sum: i64 = client.invoke_as("Add", (2, 2)).await.unwrap();
+        assert_eq!(sum, 4);
+        client.stop().await;
+    });
+}
+
+#[test]
 fn a_full_replay_buffer_holds_sends_back_until_acks() {
     run(async {
         let hub = TestHub::start(HubConfig {

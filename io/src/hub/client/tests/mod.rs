@@ -7,6 +7,7 @@
 
 mod lifecycle;
 mod server;
+mod server_conn;
 
 use std::future::Future;
 use std::time::Duration;
@@ -63,6 +64,32 @@ fn int(v: &RawValue) -> i64 {
 
 fn builder(hub: &TestHub, protocol: HubProtocol) -> HubClientBuilder {
     HubClientBuilder::new(hub.url()).protocol(protocol)
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<HubClient>();
+    send_sync::<HubClientError>();
+    send::<HubStream>();
+}
+
+#[test]
+fn dropping_the_last_handle_stops_the_client() {
+    run(async {
+        let hub = TestHub::start(HubConfig::default()).await;
+        let client = builder(&hub, HubProtocol::Json).build();
+        client.start().await.unwrap();
+        let id = client.connection_id().unwrap();
+        drop(client);
+        eventually("the server to see the Close", || {
+            hub.log()
+                .iter()
+                .any(|l| l.starts_with(&format!("closed {id} PeerClosed")))
+        })
+        .await;
+    });
 }
 
 #[test]
