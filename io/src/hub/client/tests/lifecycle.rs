@@ -52,6 +52,45 @@ fn redirects_are_followed_with_the_new_bearer_token() {
     });
 }
 
+/// A throwaway CA and a `localhost` certificate: (CA PEM, certificate PEM, key PEM).
+fn test_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), leaf.pem(), key.serialize_pem())
+}
+
+#[test]
+fn https_hubs_are_reached_over_wss() {
+    run(async {
+        let (ca, cert, key) = test_pki();
+        let tls = crate::net::ServerTls::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+        let hub = TestHub::start(HubConfig {
+            tls: Some(tls),
+            ..HubConfig::default()
+        })
+        .await;
+        let untrusted = builder(&hub, HubProtocol::Json).build();
+        let err = untrusted.start().await.unwrap_err();
+        assert!(matches!(err, HubClientError::Transport(_)), "{err:?}");
+
+        let trusted = crate::net::ClientTls::webpki()
+            .with_extra_ca_pem(ca.as_bytes())
+            .unwrap();
+        let client = builder(&hub, HubProtocol::MessagePack).tls(trusted).build();
+        client.start().await.unwrap();
+        let sum: i64 = client.invoke_as("Add", (40, 2)).await.unwrap();
+        assert_eq!(sum, 42);
+        client.stop().await;
+    });
+}
+
 #[test]
 fn negotiate_failures_fail_start_and_are_not_retried() {
     run(async {

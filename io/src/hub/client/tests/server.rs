@@ -27,7 +27,7 @@ use interlink_core::ws;
 use smol::net::TcpListener;
 
 use super::server_conn::run_connection;
-use crate::net::{self, Body, ConnInfo, Upgraded};
+use crate::net::{self, Body, ConnInfo, ServerTls, Upgraded};
 
 pub(super) const BOTH: [HubProtocol; 2] = [HubProtocol::Json, HubProtocol::MessagePack];
 
@@ -47,6 +47,8 @@ pub struct HubConfig {
     pub require_token: Option<String>,
     /// Answer negotiate in version 0 (no connectionToken), whatever was asked.
     pub version0: bool,
+    /// Serve HTTPS (the URL then names `localhost`).
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for HubConfig {
@@ -58,6 +60,7 @@ impl Default for HubConfig {
             negotiate_error: None,
             require_token: None,
             version0: false,
+            tls: None,
         }
     }
 }
@@ -134,6 +137,7 @@ impl TestHub {
     pub async fn start(config: HubConfig) -> TestHub {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let tls = config.tls.clone();
         let state = Arc::new(HubState {
             config,
             origin: std::time::Instant::now(),
@@ -145,7 +149,7 @@ impl TestHub {
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let handler_state = state.clone();
         let handler = move |req, info| handle(handler_state.clone(), req, info);
-        let task = smol::spawn(net::serve(listener, None, handler, async move {
+        let task = smol::spawn(net::serve(listener, tls, handler, async move {
             let _ = stopped.recv().await;
         }));
         TestHub {
@@ -156,9 +160,12 @@ impl TestHub {
         }
     }
 
-    /// `http://127.0.0.1:<port>/hub`.
+    /// `http://127.0.0.1:<port>/hub`, or `https://localhost:<port>/hub` with TLS.
     pub fn url(&self) -> String {
-        format!("http://{}/hub", self.addr)
+        match self.state.config.tls {
+            Some(_) => format!("https://localhost:{}/hub", self.addr.port()),
+            None => format!("http://{}/hub", self.addr),
+        }
     }
 
     pub fn log(&self) -> Vec<String> {
