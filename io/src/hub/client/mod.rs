@@ -17,7 +17,7 @@
 //! How it works: `start()` negotiates (`POST …/negotiate?negotiateVersion=1`, following
 //! redirects with their bearer tokens), opens `ws(s)://…?id=<token>` and completes the hub
 //! handshake; a failed start is never retried. Each connection then runs in one driver task
-//! ([`driver`]); a supervisor task ([`session`]) reconnects after a loss when a
+//! (`driver.rs`); a supervisor task (`session.rs`) reconnects after a loss when a
 //! [`ReconnectPolicy`] is set: a server Close with `allowReconnect`, a timeout or a broken
 //! socket ⇒ `Reconnecting` ⇒ full negotiate ⇒ new connection id ⇒ `Reconnected`. A server
 //! Close without `allowReconnect` closes the client with `Server returned an error on close:

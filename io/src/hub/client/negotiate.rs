@@ -349,6 +349,24 @@ mod tests {
     }
 
     #[test]
+    fn version_0_uses_the_connection_id_and_version_1_the_token() {
+        let v0 = br#"{"connectionId":"pub0","availableTransports":[{"transport":"WebSockets","transferFormats":["Text"]}]}"#;
+        let v1 = br#"{"connectionId":"pub1","connectionToken":"secret","negotiateVersion":1,"availableTransports":[{"transport":"WebSockets","transferFormats":["Text","Binary"]}]}"#;
+        for (body, id, url) in [
+            (&v0[..], "pub0", "ws://a/h?x=1&id=pub0"),
+            (&v1[..], "pub1", "ws://a/h?x=1&id=secret"),
+        ] {
+            let mut flow = NegotiateFlow::new("http://a/h?x=1", None, false, TransferFormat::Text);
+            let parsed = NegotiateResponse::parse(body, false).unwrap();
+            let NegotiateStep::Connect(t) = flow.handle(parsed).unwrap() else {
+                panic!("expected a connect");
+            };
+            assert_eq!(t.connection_id.as_deref(), Some(id));
+            assert_eq!(t.websocket_url, url);
+        }
+    }
+
+    #[test]
     fn the_hundredth_redirect_is_an_error() {
         let mut flow = NegotiateFlow::new("http://a/h", None, false, TransferFormat::Text);
         for i in 1..MAX_REDIRECTS {
