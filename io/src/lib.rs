@@ -14,7 +14,8 @@
 //! - [`net`]: TCP/TLS streams, an HTTP/1.1 server and client (hyper), WebSocket handshakes.
 //! - [`ws`]: WebSockets on streams, and the relay's frame-level forwarder.
 //! - [`relay`]: the Hybrid Connections gateway server, listener and sender.
-//! - [`hub`]: SignalR connection transports (negotiate, WebSockets, SSE, long polling).
+//! - [`hub`]: SignalR — the hub client, and the server-side transports (negotiate, WebSockets,
+//!   Server-Sent Events, long polling).
 
 pub mod hub;
 pub mod net;
