@@ -42,7 +42,10 @@ async fn round_trips(url: &str, step: fn(&str, Instant)) -> Result<()> {
         ensure!(items == [0, 1, 2], "counter(3) gave {items:?}");
         client.stop().await;
         step(
-            &format!("hub /demo, WebSocket + {}: echo, add, stream", protocol.name()),
+            &format!(
+                "hub /demo, WebSocket + {}: echo, add, stream",
+                protocol.name()
+            ),
             t,
         );
     }
