@@ -1,9 +1,12 @@
 /*
- * interlink C API: Azure Relay Hybrid Connections (gateway, listener, sender) from C.
+ * interlink C API: Azure Relay Hybrid Connections (gateway, listener, sender) and the SignalR
+ * hub protocol (codec, client and server connections) from C.
  *
  * Two levels:
  *  - sans-IO handles (interlink_gateway_machine_*, interlink_listener_machine_*,
- *    interlink_sender_*, interlink_ws_connection_*): feed bytes, messages and the time
+ *    interlink_sender_*, interlink_ws_connection_*; for the SignalR hub protocol
+ *    interlink_hub_decoder_* / interlink_hub_encode* and the connection state machines
+ *    interlink_hub_client_* / interlink_hub_server_*): feed bytes, messages and the time
  *    (u64 milliseconds on a clock you choose), poll outputs; no sockets, no threads.
  *  - convenience (interlink_gateway_*, interlink_listener_*, interlink_http_send,
  *    interlink_websocket_*): real sockets; the library runs its own threads.
@@ -24,6 +27,9 @@
  *      interlink_http_response_free.
  *    * structs filled by poll_* functions (outputs, events, steps, sender requests) borrow
  *      memory owned by the handle: valid until the next call that takes that handle.
+ *      The hub handles are more lenient: a view stays valid until the next poll of the
+ *      same kind on that handle (poll_event, poll_transmit, interlink_hub_decoder_poll) or
+ *      its *_free, so commands may be issued while an event is being read.
  *    * the library copies every input; nothing passed in is kept after a call returns,
  *      except user_data pointers given to callbacks.
  *  - Handles are not thread-safe unless documented (the convenience ones are); use one
@@ -41,6 +47,21 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+/**
+ * Bit of INTERLINK_HUB_PROTOCOLS_* masks: the `json` protocol.
+ */
+#define INTERLINK_HUB_PROTOCOLS_JSON 1
+
+/**
+ * Bit of INTERLINK_HUB_PROTOCOLS_* masks: the `messagepack` protocol.
+ */
+#define INTERLINK_HUB_PROTOCOLS_MESSAGEPACK 2
+
+/**
+ * Both protocols.
+ */
+#define INTERLINK_HUB_PROTOCOLS_ALL 3
 
 /**
  * Right to open a listener's control channel.
@@ -123,6 +144,11 @@ enum interlink_result
    * The call is not allowed in the handle's current state (e.g. sending after close).
    */
   INTERLINK_RESULT_INVALID_STATE = 12,
+  /**
+   * A caller-owned buffer is too small; the length needed was written to the length
+   * out-parameter (e.g. interlink_hub_encode_into).
+   */
+  INTERLINK_RESULT_BUFFER_TOO_SMALL = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -481,6 +507,60 @@ typedef uint32_t interlink_ws_state;
 #endif // __cplusplus
 
 /**
+ * The message types of the hub protocol (the `type` number on the wire). Struct fields and
+ * arguments take it as a `uint32_t`.
+ */
+enum interlink_hub_message_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A call (`invocation_id` NULL: no reply wanted), `target`, `arguments`, `stream_ids`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_INVOCATION = 1,
+  /**
+   * One stream item: `invocation_id`, `item`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_STREAM_ITEM = 2,
+  /**
+   * The end of a call: `invocation_id`, `result_kind`, `result` or `error`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_COMPLETION = 3,
+  /**
+   * A streaming call: as INVOCATION, `invocation_id` required.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_STREAM_INVOCATION = 4,
+  /**
+   * Cancels stream `invocation_id`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_CANCEL_INVOCATION = 5,
+  /**
+   * Keep-alive; no fields.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_PING = 6,
+  /**
+   * Ends the connection: `error` (NULL: none), `allow_reconnect`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_CLOSE = 7,
+  /**
+   * Stateful reconnect: `sequence_id` is the highest message id processed.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_ACK = 8,
+  /**
+   * Stateful reconnect: `sequence_id` is the id of the first replayed message.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_SEQUENCE = 9,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum interlink_hub_message_type interlink_hub_message_type;
+#else
+typedef uint32_t interlink_hub_message_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A running relay gateway (opaque). Start with interlink_gateway_start, stop with
  * interlink_gateway_stop, free with interlink_gateway_free. Thread-safe except free.
  */
@@ -497,6 +577,12 @@ typedef struct interlink_gateway_machine interlink_gateway_machine;
  * unless set). Valid during the handler call only.
  */
 typedef struct interlink_http_response_writer interlink_http_response_writer;
+
+/**
+ * An incremental decoder of hub messages (opaque). Create with interlink_hub_decoder_new,
+ * free with interlink_hub_decoder_free. Not thread-safe.
+ */
+typedef struct interlink_hub_decoder interlink_hub_decoder;
 
 /**
  * A relay listener (opaque). Create with interlink_listener_bind, free with
@@ -804,6 +890,135 @@ typedef struct interlink_http_response {
    */
   struct interlink_bytes body;
 } interlink_http_response;
+
+/**
+ * One encoded value: (`data`, `len`) bytes of one JSON value or one MessagePack object, in
+ * the protocol of the decoder or connection it belongs to. As an input the bytes must stay
+ * valid for the call (they are copied). As an output they borrow from the handle that filled
+ * it (see the function). `data` is NULL when `len` is 0 (no value).
+ */
+typedef struct interlink_hub_value {
+  /**
+   * The encoded bytes.
+   */
+  const uint8_t *data;
+  /**
+   * Their number.
+   */
+  size_t len;
+} interlink_hub_value;
+
+/**
+ * One hub message, as a C struct. `message_type` says which fields mean something; the others
+ * are NULL / 0 (and ignored as input). `headers` exist on types 1–5.
+ *
+ * As the output of interlink_hub_decoder_poll every pointer borrows from the decoder until
+ * its next poll (or free), and values are in the decoder's protocol. As the input of
+ * interlink_hub_encode* every pointer must be valid for the call; values must be in the
+ * protocol being encoded (convert with interlink_hub_transcode) and are checked to be one
+ * well-formed value each.
+ */
+typedef struct interlink_hub_message {
+  /**
+   * An interlink_hub_message_type value.
+   */
+  uint32_t message_type;
+  /**
+   * The message headers (types 1–5; NULL when none).
+   */
+  const struct interlink_header *headers;
+  /**
+   * Number of `headers`.
+   */
+  size_t headers_len;
+  /**
+   * Types 1–5: the invocation (or stream) id; NULL for a non-blocking INVOCATION.
+   */
+  const char *invocation_id;
+  /**
+   * INVOCATION, STREAM_INVOCATION: the method name.
+   */
+  const char *target;
+  /**
+   * INVOCATION, STREAM_INVOCATION: the arguments (NULL when none).
+   */
+  const struct interlink_hub_value *arguments;
+  /**
+   * Number of `arguments`.
+   */
+  size_t arguments_len;
+  /**
+   * INVOCATION, STREAM_INVOCATION: ids of upload streams (NULL when none).
+   */
+  const char *const *stream_ids;
+  /**
+   * Number of `stream_ids`.
+   */
+  size_t stream_ids_len;
+  /**
+   * STREAM_ITEM: the item.
+   */
+  struct interlink_hub_value item;
+  /**
+   * COMPLETION: an interlink_hub_result_kind value.
+   */
+  uint32_t result_kind;
+  /**
+   * COMPLETION with result_kind VALUE: the result.
+   */
+  struct interlink_hub_value result;
+  /**
+   * COMPLETION with result_kind ERROR: the error text; CLOSE: the error (NULL: none).
+   */
+  const char *error;
+  /**
+   * CLOSE: whether the client may reconnect.
+   */
+  bool allow_reconnect;
+  /**
+   * ACK, SEQUENCE: the sequence id.
+   */
+  uint64_t sequence_id;
+} interlink_hub_message;
+
+/**
+ * Settings of a hub connection (client or server). Zero fields take the defaults (ASP.NET
+ * Core's and the JS client's, in parentheses), so `{0}` is a valid value; or fill it with
+ * interlink_hub_options_default and change what you need. Copied by the *_new functions.
+ */
+typedef struct interlink_hub_options {
+  /**
+   * Send a Ping after this much send silence (15000 ms).
+   */
+  uint64_t keep_alive_interval_ms;
+  /**
+   * Close after this much receive silence (30000 ms): the server's client timeout or the
+   * client's server timeout.
+   */
+  uint64_t timeout_ms;
+  /**
+   * How long the peer may take to complete the handshake (15000 ms).
+   */
+  uint64_t handshake_timeout_ms;
+  /**
+   * Largest message accepted from the peer, the handshake included (32768 bytes).
+   */
+  uint64_t max_message_size;
+  /**
+   * Stateful reconnect: bytes of un-acked messages kept for replay before
+   * *_is_send_buffer_full says to hold sends back (100000).
+   */
+  uint64_t stateful_buffer_bytes;
+  /**
+   * Stateful reconnect: how long after new messages arrive the Ack goes out (1000 ms).
+   */
+  uint64_t ack_interval_ms;
+  /**
+   * True turns keep-alive off (Pings and the receive timeout), e.g. for long polling,
+   * which keeps itself alive (false).
+   */
+  bool keep_alive_disabled;
+} interlink_hub_options;
 
 /**
  * An HTTP request given to an interlink_http_handler; valid during the call only.
@@ -1355,6 +1570,88 @@ interlink_result interlink_http_send(const char *connection_string,
  * Frees everything a response owns and zeroes it; NULL or a zeroed response is ignored.
  */
 void interlink_http_response_free(struct interlink_http_response *response);
+
+/**
+ * Encodes one message in `protocol` (an interlink_hub_protocol value), framed: JSON text +
+ * 0x1E, or VarInt length + MessagePack body. `*frame_out` is owned by the caller: free it with
+ * interlink_bytes_free. INVALID_ARGUMENT for a bad field or value (see
+ * interlink_hub_message).
+ */
+interlink_result interlink_hub_encode(uint32_t protocol,
+                                      const struct interlink_hub_message *message,
+                                      struct interlink_bytes *frame_out);
+
+/**
+ * As interlink_hub_encode, into the caller's buffer `buf` of `cap` bytes: OK with the frame's
+ * length in `*len_out`, or BUFFER_TOO_SMALL with the length needed in `*len_out` (nothing
+ * written). `buf` may be NULL when `cap` is 0 (to ask for the length).
+ */
+interlink_result interlink_hub_encode_into(uint32_t protocol,
+                                           const struct interlink_hub_message *message,
+                                           uint8_t *buf,
+                                           size_t cap,
+                                           size_t *len_out);
+
+/**
+ * Creates a decoder for `protocol` (an interlink_hub_protocol value) that refuses messages
+ * over `max_message_size` bytes (0: 32768, ASP.NET Core's default), counted without the
+ * separator or length prefix. Free `*decoder_out` with interlink_hub_decoder_free.
+ */
+interlink_result interlink_hub_decoder_new(uint32_t protocol,
+                                           size_t max_message_size,
+                                           struct interlink_hub_decoder **decoder_out);
+
+/**
+ * Frees a decoder; NULL is ignored.
+ */
+void interlink_hub_decoder_free(struct interlink_hub_decoder *decoder);
+
+/**
+ * Buffers received bytes (any split: transport frame boundaries mean nothing).
+ */
+interlink_result interlink_hub_decoder_feed(struct interlink_hub_decoder *decoder,
+                                            const uint8_t *data,
+                                            size_t len);
+
+/**
+ * The next complete message: OK (filled `*message`, borrowing from the decoder until its
+ * next poll or free), WOULD_BLOCK (more bytes needed), or PROTOCOL when the bytes are not
+ * valid hub messages or one is over the size limit (the decoder is then poisoned: every
+ * later poll fails the same way; close the connection). Messages of unknown types are
+ * skipped (see interlink_hub_decoder_skipped_unknown).
+ */
+interlink_result interlink_hub_decoder_poll(struct interlink_hub_decoder *decoder,
+                                            struct interlink_hub_message *message);
+
+/**
+ * Bytes fed and not yet returned as messages (`*len_out`).
+ */
+interlink_result interlink_hub_decoder_buffered_len(const struct interlink_hub_decoder *decoder,
+                                                    size_t *len_out);
+
+/**
+ * How many messages of unknown types were skipped so far (`*count_out`).
+ */
+interlink_result interlink_hub_decoder_skipped_unknown(const struct interlink_hub_decoder *decoder,
+                                                       uint64_t *count_out);
+
+/**
+ * Fills `options` with the defaults (every field set explicitly).
+ */
+interlink_result interlink_hub_options_default(struct interlink_hub_options *options);
+
+/**
+ * Transcodes one value from protocol `from` to protocol `to` (a copy when they are the same,
+ * after checking it). Fails with INVALID_ARGUMENT when the input is not one well-formed
+ * value, or has no form in `to` (MessagePack → JSON: non-string map keys, extensions other
+ * than the timestamp, NaN / infinities). `*value_out` is owned by the caller: free it with
+ * interlink_bytes_free.
+ */
+interlink_result interlink_hub_transcode(uint32_t from,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         uint32_t to,
+                                         struct interlink_bytes *value_out);
 
 /**
  * Binds a listener for `hybrid_connection` (NULL: the connection string's `EntityPath`)
