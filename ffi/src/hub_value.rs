@@ -87,7 +87,9 @@ pub enum interlink_hub_result_kind {
 /// One encoded value: (`data`, `len`) bytes of one JSON value or one MessagePack object, in
 /// the protocol of the decoder or connection it belongs to. As an input the bytes must stay
 /// valid for the call (they are copied). As an output they borrow from the handle that filled
-/// it (see the function). `data` is NULL when `len` is 0 (no value).
+/// it (see the function). `data` is NULL when `len` is 0 (no value). Inputs are checked to
+/// be exactly one well-formed value; JSON nested deeper than 127 levels or with a number
+/// beyond the range of a double is refused (INVALID_ARGUMENT).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct interlink_hub_value {
