@@ -60,9 +60,9 @@ pub struct interlink_hub_server {
 }
 
 impl interlink_hub_server {
-    /// Whether the connection has ended (a handshake in progress always has a deadline).
+    /// Whether the connection has ended.
     fn ended(&self) -> bool {
-        !self.conn.is_open() && self.conn.poll_timeout().is_none()
+        self.conn.is_closed()
     }
 
     fn check<T>(&self, r: Result<T, CommandError>) -> Result<T, Error> {
