@@ -271,3 +271,37 @@ fn silence_mutes_the_caller_without_timing_it_out() {
         srv.shutdown().await;
     });
 }
+
+#[test]
+fn a_streaming_method_can_take_an_upload() {
+    run(async {
+        use futures::StreamExt as _;
+        let hub = Hub::new().upload_stream_method("doubled", 0, 1, |ctx, mut args| {
+            let upload = args.take_upload(0).expect("the upload");
+            upload.map(move |item| {
+                let n: i64 = item?.to_serde()?;
+                Ok(ctx.value(&(n * 2))?)
+            })
+        });
+        let (server, port, _) = serve(hub, HubOptions::default()).await;
+        let mut c = TestClient::connect(port, "/hub", HubProtocol::MessagePack, false).await;
+        let sid = c.conn.new_stream_id();
+        let now = c.now();
+        let id = c
+            .conn
+            .stream("doubled", vec![], vec![sid.clone()], now)
+            .unwrap();
+        for n in 1..=3 {
+            let item = c.v(json!(n));
+            c.conn.upload_item(&sid, item, now).unwrap();
+        }
+        c.conn.upload_complete(&sid, None, now).unwrap();
+        c.flush().await;
+        let mut items = Vec::new();
+        while let Some(v) = c.stream_next(&id).await {
+            items.push(v);
+        }
+        assert_eq!(items, [json!(2), json!(4), json!(6)]);
+        server.shutdown().await;
+    });
+}
