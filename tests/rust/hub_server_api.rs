@@ -280,7 +280,7 @@ fn a_streaming_method_can_take_an_upload() {
             let upload = args.take_upload(0).expect("the upload");
             upload.map(move |item| {
                 let n: i64 = item?.to_serde()?;
-                Ok(ctx.value(&(n * 2))?)
+                ctx.value(&(n * 2))
             })
         });
         let (server, port, _) = serve(hub, HubOptions::default()).await;
