@@ -65,13 +65,9 @@ pub struct DemoServer {
 impl DemoServer {
     /// Binds and serves the three routes.
     pub async fn start(options: DemoOptions) -> std::io::Result<DemoServer> {
-        // The redirect URL names the port, so the port is chosen before the routes exist.
-        let bind = if options.bind.port() == 0 {
-            let probe = std::net::TcpListener::bind(options.bind)?;
-            probe.local_addr()?
-        } else {
-            options.bind
-        };
+        // The redirect URL names the port, so the socket is bound before the routes exist.
+        let listener = smol::net::TcpListener::bind(options.bind).await?;
+        let bind = listener.local_addr()?;
         let token = options.token.clone().unwrap_or_else(random_token);
         let transport = TransportOptions {
             stateful_reconnect: options.stateful_reconnect,
@@ -94,12 +90,14 @@ impl DemoServer {
         for route in [&demo, &redirect, &client] {
             service.serve(route.acceptor());
         }
-        let server = HubServer::start(HubServerOptions {
-            bind,
-            tls: None,
-            routes: vec![demo, redirect, client],
-        })
-        .await?;
+        let server = HubServer::start_on(
+            listener,
+            HubServerOptions {
+                bind,
+                tls: None,
+                routes: vec![demo, redirect, client],
+            },
+        )?;
         Ok(DemoServer {
             server,
             handle: service.handle(),

@@ -64,6 +64,15 @@ impl HubServer {
     /// generator seeded from the OS (std's randomly keyed hasher) and the clock.
     pub async fn start(options: HubServerOptions) -> std::io::Result<HubServer> {
         let listener = smol::net::TcpListener::bind(options.bind).await?;
+        HubServer::start_on(listener, options)
+    }
+
+    /// Starts serving on a listener the caller already bound (`options.bind` is ignored):
+    /// lets routes name the real port, e.g. in a redirect URL, before the server starts.
+    pub fn start_on(
+        listener: smol::net::TcpListener,
+        options: HubServerOptions,
+    ) -> std::io::Result<HubServer> {
         let local_addr = listener.local_addr()?;
         let (stop_routes, route_stop) = async_channel::bounded::<()>(1);
         let mut routes = Vec::new();
