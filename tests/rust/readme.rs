@@ -55,3 +55,45 @@ fn readme_snippets_match() {
     );
     assert_eq!(block(&readme, "c"), read("tests/c/example.c").trim_end());
 }
+
+/// The README's "SignalR hub from Rust" example, kept runnable.
+#[test]
+fn readme_hub_example() -> Result<(), Box<dyn std::error::Error>> {
+    use interlink::hub::client::HubClient;
+    use interlink::hub::server::{Hub, HubOptions, HubService};
+    use interlink::hub::transport::{HubRoute, HubServer, HubServerOptions};
+
+    smol::block_on(async {
+        let hub = Hub::new()
+            .method("add", 2, |ctx, args| async move {
+                let sum = args.get::<i64>(0)? + args.get::<i64>(1)?;
+                Ok(Some(ctx.value(&sum)?))
+            })
+            .method("shout", 1, |ctx, args| async move {
+                let text: String = args.get(0)?;
+                ctx.clients()
+                    .all()
+                    .send("heard", vec![ctx.value(&text.to_uppercase())?])?;
+                Ok(None)
+            });
+        let service = HubService::new(hub, HubOptions::default());
+        let route = HubRoute::new("/chat");
+        service.serve(route.acceptor());
+        let server = HubServer::start(HubServerOptions::local(vec![route])).await?;
+
+        let client = HubClient::builder(format!("http://{}/chat", server.local_addr())).build();
+        let (heard_tx, heard_rx) = async_channel::unbounded();
+        client.on("heard", move |args| {
+            let _ = heard_tx.try_send(args[0].to_serde::<String>().unwrap_or_default());
+        });
+        client.start().await?;
+        let sum: i64 = client.invoke_as("add", (2, 3)).await?;
+        assert_eq!(sum, 5);
+        client.send_as("shout", ("hello",)).await?;
+        assert_eq!(heard_rx.recv().await?, "HELLO");
+
+        client.stop().await;
+        server.shutdown().await;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
