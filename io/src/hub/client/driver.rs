@@ -170,6 +170,7 @@ impl Driver {
     pub(crate) async fn run(mut self) -> Outcome {
         loop {
             if let Some(outcome) = self.drain() {
+                self.reject_queued_commands();
                 if let Some(ws) = self.ws.take() {
                     ws.close(Duration::from_secs(1)).await;
                 }
@@ -290,6 +291,18 @@ impl Driver {
             ),
         )
         .await
+    }
+
+    /// The connection is over: refuses new commands and fails the queued ones. Until the
+    /// session notices the end, handles still see `Connected` and may queue calls here;
+    /// a queued call would otherwise wait forever (its sender keeps the channel alive).
+    fn reject_queued_commands(&mut self) {
+        self.ch.commands.close();
+        while let Ok(command) = self.ch.commands.try_recv() {
+            if let Command::Call { reply, .. } = command {
+                fail(reply, HubClientError::NotConnected);
+            }
+        }
     }
 
     fn transmit(&mut self, t: Transmit) {
