@@ -9,6 +9,31 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+declare global {
+  interface __NapiRsAsyncGenerator<TOwner, T, TReturn, TNext> {
+    next(...[value]: [] | [TNext]): globalThis.Promise<globalThis.IteratorResult<T, TReturn | undefined>>
+    return(...[value]: [] | [TReturn]): globalThis.Promise<globalThis.IteratorResult<T, TReturn | undefined>>
+    throw(exception?: unknown): globalThis.Promise<globalThis.IteratorResult<T, TReturn | undefined>>
+    [globalThis.Symbol.asyncIterator](): this
+  }
+}
+
+/**
+ * A running demo hub (`interlink hub serve`): `/demo`, `/redirect` and `/client?hub=demo`
+ * with `echo`, `add`, `counter` (stream), `sum` (upload), `broadcast`, `joinGroup`,
+ * `leaveGroup`, `sendToGroup`, `ask` (client result of `question`), `whoami`, ...
+ */
+export declare class DemoHubServer {
+  /** The demo hub's URL (`http://127.0.0.1:<port>/demo`). */
+  get url(): string
+  /** The bound address. */
+  get localAddr(): string
+  /** The bearer token `/client` wants (`/redirect` hands it out). */
+  get token(): string
+  /** Closes every connection and stops serving. Idempotent. */
+  close(): Promise<void>
+}
+
 /**
  * A running relay gateway. Microsoft's `hyco-ws` / `hyco-https` and this package's listener
  * and sender talk to it. Like a `net.Server`, it runs (and keeps Node's event loop alive)
@@ -64,6 +89,214 @@ export declare class GatewayMachine {
   pollTimeout(): number | null
   /** Listeners connected to hybrid connection `name`. */
   listenerCount(name: string): number
+}
+
+/**
+ * The context of one call of a hub method (its first argument): who called, and the rest
+ * of the hub. Usable after the method returned.
+ */
+export declare class HubCallContext {
+  /** The caller's connection id. */
+  get connectionId(): string
+  /** The caller's user id (from the route's authentication; `null` when anonymous). */
+  get userId(): string | null
+  /** The caller's hub protocol. */
+  get protocol(): 'json' | 'messagepack'
+  /** Calls on connections of this hub, relative to the caller (`caller`, `others`, ...). */
+  get clients(): HubClients
+  /** Group membership of any connection. */
+  get groups(): HubGroups
+  /** Adds the caller to `group`; `false` if it already was a member. */
+  addToGroup(group: string): boolean
+  /** Removes the caller from `group`; `false` if it was not a member. */
+  removeFromGroup(group: string): boolean
+  /**
+   * Calls `method` on the caller and resolves to its answer (a client result). Rejects
+   * with `ERR_INTERLINK_HUB` and the client's error text, `ERR_INTERLINK_TIMEOUT` when it
+   * does not answer in time, `ERR_INTERLINK_CLOSED` when the connection ends.
+   */
+  invokeCaller(method: string, ...args: any[]): Promise<any>
+  /**
+   * Ends the caller's connection with a Close message (`error` shown to the client;
+   * `allowReconnect` lets it reconnect automatically).
+   */
+  close(error?: string | undefined | null, allowReconnect?: boolean | undefined | null): void
+}
+
+/**
+ * A SignalR hub client (WebSockets; JSON or MessagePack).
+ *
+ * ```js
+ * const client = new HubClient('http://127.0.0.1:5000/chat', { protocol: 'messagepack' });
+ * client.on('message', (user, text) => console.log(user, text));
+ * await client.start();
+ * console.log(await client.invoke('add', 1, 2)); // 3
+ * for await (const n of client.stream('counter', 3, 10)) console.log(n);
+ * await client.stop();
+ * ```
+ */
+export declare class HubClient {
+  /**
+   * A disconnected client of the hub at `url` (`http(s)://…`, or `ws(s)://…`); throws
+   * `ERR_INTERLINK_INVALID_ARGUMENT` for bad options. Register handlers, then `start()`.
+   */
+  constructor(url: string, options?: HubClientOptions | undefined | null)
+  /**
+   * Negotiates, opens the WebSocket and completes the handshake. Rejects (and is not
+   * retried) when a step fails: `ERR_INTERLINK_REFUSED` / `ERR_INTERLINK_UNAUTHORIZED`
+   * (with `status`), `ERR_INTERLINK_NET`, `ERR_INTERLINK_TIMEOUT`,
+   * `ERR_INTERLINK_HUB_STATE` when not disconnected.
+   */
+  start(): Promise<void>
+  /**
+   * Closes the connection (pending calls reject with `ERR_INTERLINK_CLOSED`) and resolves
+   * once disconnected; also cancels a running start or reconnect.
+   */
+  stop(): Promise<void>
+  /**
+   * The id of the current connection (`null` while not connected and after
+   * `skipNegotiation`).
+   */
+  get connectionId(): string | null
+  /** `'Disconnected'`, `'Connecting'`, `'Connected'` or `'Reconnecting'`. */
+  get state(): 'Disconnected' | 'Connecting' | 'Connected' | 'Reconnecting'
+  /** `'json'` or `'messagepack'`. */
+  get protocol(): 'json' | 'messagepack'
+  /**
+   * Calls a hub method and resolves to its result (`undefined` for a void method).
+   * Rejects with `ERR_INTERLINK_HUB` and the server's text when the method fails,
+   * `ERR_INTERLINK_CLOSED` when the connection ends first, `ERR_INTERLINK_HUB_STATE` when
+   * not connected. An async iterable argument is an upload stream.
+   */
+  invoke(method: string, ...args: any[]): Promise<any>
+  /**
+   * Calls a hub method without waiting for it to run (no result, no error from the
+   * server); resolves once the message is handed to the connection. An async iterable
+   * argument is an upload stream.
+   */
+  send(method: string, ...args: any[]): Promise<void>
+  /**
+   * Calls a streaming hub method: an async iterable of its items (the call goes out on
+   * the first `next()`; leaving a `for await` loop early cancels it on the server). An
+   * async iterable argument is an upload stream.
+   */
+  stream(method: string, ...args: any[]): HubStream
+  /**
+   * Handles server calls of `method` (case-insensitive). The handler gets the call's
+   * arguments; when the server expects a result (a client result), what it returns, or
+   * what its Promise resolves to, is the answer, and a throw or rejection is the error
+   * text the server sees. Handlers run in arrival order.
+   */
+  on(method: string, handler: (...args: any[]) => any): void
+  /** Removes every handler of `method`. */
+  off(method: string): void
+  /** Called with the error when a lost connection starts reconnecting. */
+  onreconnecting(callback: (error?: Error) => void): void
+  /** Called with the new connection id when a reconnect succeeded. */
+  onreconnected(callback: (connectionId?: string) => void): void
+  /**
+   * Called when the client is disconnected for good (after `stop()`, a server Close, or
+   * when reconnecting gave up), with the error if it did not end cleanly.
+   */
+  onclose(callback: (error?: Error) => void): void
+}
+
+/** A chosen set of connections. */
+export declare class HubClientProxy {
+  /**
+   * Calls `method(...args)` on every chosen connection without waiting for anything;
+   * returns how many connections it was queued on.
+   */
+  send(method: string, ...args: any[]): number
+}
+
+/** Chooses the connections a fire-and-forget call goes to. */
+export declare class HubClients {
+  /** Every connection. */
+  get all(): HubClientProxy
+  /** The caller (no one outside of a method). */
+  get caller(): HubClientProxy
+  /** Every connection but the caller. */
+  get others(): HubClientProxy
+  /** Every connection but these. */
+  allExcept(connectionIds: Array<string>): HubClientProxy
+  /** One connection. */
+  client(connectionId: string): HubClientProxy
+  /** Several connections. */
+  clients(connectionIds: Array<string>): HubClientProxy
+  /** The members of a group. */
+  group(name: string): HubClientProxy
+  /** The members of a group but these connections. */
+  groupExcept(name: string, connectionIds: Array<string>): HubClientProxy
+  /** The members of a group but the caller. */
+  othersInGroup(name: string): HubClientProxy
+  /** Every connection of a user. */
+  user(userId: string): HubClientProxy
+}
+
+/** Group membership (groups exist while they have members). */
+export declare class HubGroups {
+  /**
+   * Adds a connection to a group; `false` if it already was a member. Throws
+   * `ERR_INTERLINK_INVALID_ARGUMENT` for an unknown connection.
+   */
+  add(connectionId: string, group: string): boolean
+  /** Removes a connection from a group; `false` if it was not a member. */
+  remove(connectionId: string, group: string): boolean
+}
+
+/** A hub served from Node; see `HubServer.start`. */
+export declare class HubServer {
+  /**
+   * Binds and serves the hub at `path` (negotiate, WebSockets, Server-Sent Events, long
+   * polling; JSON and MessagePack). Rejects with `ERR_INTERLINK_IO` when the address
+   * cannot be bound, `ERR_INTERLINK_INVALID_ARGUMENT` for bad options.
+   */
+  static start(options?: HubServerOptions | undefined | null): Promise<HubServer>
+  /** The hub URL (`http://127.0.0.1:<port>/hub`). */
+  get url(): string
+  /** The bound address (`127.0.0.1:<port>`). */
+  get localAddr(): string
+  /** The bound port. */
+  get port(): number
+  /** Calls `method(...args)` on every connection; returns how many it was queued on. */
+  broadcast(method: string, ...args: any[]): number
+  /** Calls `method(...args)` on the members of `group`. */
+  sendToGroup(group: string, method: string, ...args: any[]): number
+  /** Calls `method(...args)` on one connection (0: it is not connected here). */
+  sendToConnection(connectionId: string, method: string, ...args: any[]): number
+  /**
+   * Adds a connection to a group; `false` if it already was a member. Throws
+   * `ERR_INTERLINK_INVALID_ARGUMENT` for an unknown connection.
+   */
+  addToGroup(connectionId: string, group: string): boolean
+  /** Removes a connection from a group; `false` if it was not a member. */
+  removeFromGroup(connectionId: string, group: string): boolean
+  /** The ids of the open connections, sorted. */
+  connectionIds(): Array<string>
+  /** Calls on connections (`all`, `group(name)`, `client(id)`, ...). */
+  get clients(): HubClients
+  /** Group membership. */
+  get groups(): HubGroups
+  /**
+   * Stops accepting, closes every connection (clients get a Close), releases the
+   * methods and lets Node's event loop end. Idempotent.
+   */
+  close(): Promise<void>
+}
+
+/**
+ * The items of a streaming call: an async iterable (use `for await`). Leaving the loop
+ * early cancels the call on the server.
+ *
+ * This type implements JavaScript's async iterable protocol.
+ * It can be used with `for await...of` loops.
+ *
+ * @see https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Iteration_protocols#the_async_iterator_and_async_iterable_protocols
+ */
+export declare class HubStream {
+
+  [globalThis.Symbol.asyncIterator](): globalThis.__NapiRsAsyncGenerator<HubStream, any, void, undefined>
 }
 
 /**
@@ -205,6 +438,20 @@ export interface ConnectOptions {
  */
 export declare function createToken(uri: string, keyName: string, key: string, options?: TokenOptions | undefined | null): string
 
+/** Settings of the demo server. */
+export interface DemoHubServerOptions {
+  /** Where to listen (`127.0.0.1:0`). */
+  bind?: string
+  /** Grant stateful reconnect (on). */
+  statefulReconnect?: boolean
+  /** The bearer token of `/client` (random by default). */
+  token?: string
+  /** Keep-alive interval (15000 ms). */
+  keepAliveIntervalMs?: number
+  /** Client timeout (30000 ms). */
+  clientTimeoutMs?: number
+}
+
 /** The stable `code` of every error this package throws or rejects with. */
 export declare enum ErrorCode {
   /** A socket, DNS, TLS or HTTP failure (retrying may help). */
@@ -296,6 +543,96 @@ export interface GatewayStats {
   pendingAccepts: number
   /** HTTP requests in flight. */
   pendingRequests: number
+}
+
+/** Settings of a `HubClient`; the defaults are `@microsoft/signalr`'s. */
+export interface HubClientOptions {
+  /** `'json'` (default) or `'messagepack'`. */
+  protocol?: 'json' | 'messagepack'
+  /** Sent as `Authorization: Bearer …` on negotiate and on the WebSocket upgrade. */
+  accessToken?: string
+  /** Extra headers for negotiate and the WebSocket upgrade. */
+  headers?: Record<string, string>
+  /** Go straight to the WebSocket, without negotiate (no connection id). */
+  skipNegotiation?: boolean
+  /** Ask for stateful reconnect (re-attach after a lost WebSocket, nothing lost). */
+  statefulReconnect?: boolean
+  /**
+   * Reconnect a lost connection: `true` waits 0, 2000, 10000, 30000 ms before the
+   * attempts; an array gives the delays (ms). Off by default.
+   */
+  automaticReconnect?: boolean | Array<number>
+  /** Send a Ping after this much send silence (15000 ms). */
+  keepAliveIntervalMs?: number
+  /** Close when nothing arrives for this long (30000 ms). */
+  serverTimeoutMs?: number
+  /** How long the server may take to answer the handshake (15000 ms). */
+  handshakeTimeoutMs?: number
+  /** Extra CA certificate (PEM) to trust for `https`/`wss`. */
+  caPem?: string
+}
+
+/** The `code` of every error the hub API throws or rejects with. */
+export declare enum HubErrorCode {
+  /** The hub method (or the client's handler) failed: the message is its error text. */
+  Hub = 'ERR_INTERLINK_HUB',
+  /** The client is in the wrong state (not connected; already started). */
+  State = 'ERR_INTERLINK_HUB_STATE',
+  /** A value has no hub form, or a received one no JavaScript form. */
+  Value = 'ERR_INTERLINK_VALUE',
+  /** The connection ended (or was stopped) before the operation finished. */
+  Closed = 'ERR_INTERLINK_CLOSED',
+  /** A server refused: negotiate or WebSocket status (`status`), handshake, `{"error"}`. */
+  Refused = 'ERR_INTERLINK_REFUSED',
+  /** A 401 (`status`). */
+  Unauthorized = 'ERR_INTERLINK_UNAUTHORIZED',
+  /** A handshake, server or client-result timeout. */
+  Timeout = 'ERR_INTERLINK_TIMEOUT',
+  /** A socket, DNS, TLS or HTTP failure. */
+  Net = 'ERR_INTERLINK_NET',
+  /** The peer broke the hub protocol (or is a classic ASP.NET SignalR server). */
+  Protocol = 'ERR_INTERLINK_PROTOCOL',
+  /** An argument is malformed (URL, address, option, unknown connection). */
+  InvalidArgument = 'ERR_INTERLINK_INVALID_ARGUMENT',
+  /** An operating-system error (e.g. the port is taken). */
+  Io = 'ERR_INTERLINK_IO',
+}
+
+/** Settings and methods of a `HubServer`; timings default to ASP.NET Core's. */
+export interface HubServerOptions {
+  /** Where to listen (`127.0.0.1:0`: an OS-chosen port). */
+  bind?: string
+  /** The hub's path (`/hub`). */
+  path?: string
+  /**
+   * Methods by exact name: `(ctx, ...args) => result | Promise<result>`, taking
+   * `fn.length - 1` arguments.
+   */
+  methods?: Record<string, (ctx: HubCallContext, ...args: any[]) => any>
+  /**
+   * Streaming methods: `async function* (ctx, ...args) { yield … }` (or any function
+   * returning an async or sync iterable, or a Promise of one).
+   */
+  streamMethods?: Record<string, (ctx: HubCallContext, ...args: any[]) => AsyncIterable<any> | Iterable<any> | Promise<AsyncIterable<any> | Iterable<any>>>
+  /** Runs when a connection completed its handshake, before its first call. */
+  onConnected?: (ctx: HubCallContext) => void | Promise<void>
+  /**
+   * Runs when a connection ended (already out of its groups), with the error text if it
+   * did not end cleanly.
+   */
+  onDisconnected?: (ctx: HubCallContext, error?: string) => void | Promise<void>
+  /** Send a Ping after this much send silence (15000 ms). */
+  keepAliveIntervalMs?: number
+  /** Close a connection that sent nothing for this long (30000 ms). */
+  clientTimeoutMs?: number
+  /** How long a client may take to send its handshake (15000 ms). */
+  handshakeTimeoutMs?: number
+  /** Largest message accepted from a client (32768 bytes). */
+  maxMessageSize?: number
+  /** How long `ctx.invokeCaller` waits for the client (30000 ms). */
+  clientResultTimeoutMs?: number
+  /** Grant stateful reconnect to WebSocket clients that ask (off). */
+  statefulReconnect?: boolean
 }
 
 /** A hybrid connection the gateway serves. */
@@ -511,6 +848,9 @@ export interface SharedAccessKey {
   /** `"listen"`, `"send"`, `"manage"` or a comma-separated mix; default all three. */
   rights?: string
 }
+
+/** Starts the demo hub of `interlink hub serve` (for quick tries and tests). */
+export declare function startDemoHubServer(options?: DemoHubServerOptions | undefined | null): Promise<DemoHubServer>
 
 /** A certificate chain and key for `wss://` / `https://`. */
 export interface TlsSpec {

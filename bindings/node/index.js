@@ -835,11 +835,21 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.DemoHubServer = nativeBinding.DemoHubServer
 module.exports.Gateway = nativeBinding.Gateway
 module.exports.GatewayMachine = nativeBinding.GatewayMachine
+module.exports.HubCallContext = nativeBinding.HubCallContext
+module.exports.HubClient = nativeBinding.HubClient
+module.exports.HubClientProxy = nativeBinding.HubClientProxy
+module.exports.HubClients = nativeBinding.HubClients
+module.exports.HubGroups = nativeBinding.HubGroups
+module.exports.HubServer = nativeBinding.HubServer
+module.exports.HubStream = nativeBinding.HubStream
 module.exports.RelayListener = nativeBinding.RelayListener
 module.exports.RelaySender = nativeBinding.RelaySender
 module.exports.RelayWebSocket = nativeBinding.RelayWebSocket
 module.exports.createToken = nativeBinding.createToken
 module.exports.ErrorCode = nativeBinding.ErrorCode
+module.exports.HubErrorCode = nativeBinding.HubErrorCode
+module.exports.startDemoHubServer = nativeBinding.startDemoHubServer
 module.exports.validateToken = nativeBinding.validateToken

@@ -9,6 +9,8 @@
 //!   threadsafe functions ([`http_handler`]).
 //! - [`machine::GatewayMachine`]: the sans-IO gateway, driven by JavaScript with times in ms.
 //! - [`token`]: `createToken` / `validateToken`.
+//! - [`hub`]: the SignalR hub client and server (`HubClient`, `HubServer`,
+//!   `startDemoHubServer`).
 //!
 //! Errors are JS `Error`s with a stable `code` ([`error::ErrorCode`]) and, where one applies,
 //! an HTTP `status`. Not here: streaming HTTP bodies to or from JavaScript (bodies are whole
@@ -18,6 +20,20 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod http_handler;
+pub mod hub;
+pub mod hub_client;
+pub mod hub_context;
+pub mod hub_demo;
+pub mod hub_error;
+pub mod hub_hold;
+pub mod hub_iter;
+pub mod hub_js;
+pub mod hub_methods;
+pub mod hub_options;
+pub mod hub_rest;
+pub mod hub_server;
+pub mod hub_stream;
+pub mod hub_value;
 pub mod keepalive;
 pub mod listener;
 pub mod machine;
