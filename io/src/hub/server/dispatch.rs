@@ -108,14 +108,14 @@ impl Driver {
                 let fut = f(ctx, args);
                 // Calls with upload streams do not take a permit: they wait for items that
                 // only arrive while other calls run.
-                let permits = counts.then(|| self.permits.clone());
+                let permit = counts.then(|| self.permits.next());
                 let ctl = self.ctl_tx.clone();
                 match id {
                     Some(id) => {
                         let key = id.clone();
                         let task = smol::spawn(async move {
-                            let _permit = match &permits {
-                                Some(p) => Some(p.acquire_arc().await),
+                            let _permit = match permit {
+                                Some(p) => Some(p.await),
                                 None => None,
                             };
                             let result = fut.await;
@@ -133,8 +133,8 @@ impl Driver {
                         let key = self.next_background;
                         self.next_background += 1;
                         let task = smol::spawn(async move {
-                            let _permit = match &permits {
-                                Some(p) => Some(p.acquire_arc().await),
+                            let _permit = match permit {
+                                Some(p) => Some(p.await),
                                 None => None,
                             };
                             if let Err(e) = fut.await {

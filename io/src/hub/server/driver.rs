@@ -21,6 +21,7 @@ use smol::future::FutureExt as _;
 use super::context::{CallerInfo, ConnectionInfo, HubContext};
 use super::dispatch::Call;
 use super::hub::HubError;
+use super::permits::CallPermits;
 use super::shared::Shared;
 use crate::hub::transport::{AcceptedConnection, TransportEvent, TransportKind, TransportSender};
 
@@ -105,7 +106,7 @@ pub(super) struct Driver {
     /// Client-result calls awaiting the client's Completion.
     client_calls: HashMap<String, async_channel::Sender<Result<RawValue, HubError>>>,
     /// Limits running unary calls (see `HubOptions::max_parallel_invocations`).
-    pub permits: Arc<smol::lock::Semaphore>,
+    pub permits: CallPermits,
     muted_until: Option<std::time::Instant>,
     /// `on_connected` is running; calls wait in `held`.
     pub hook_running: bool,
@@ -149,9 +150,7 @@ impl Driver {
             query: accepted.query,
             ctl: ctl_tx.clone(),
         });
-        let permits = Arc::new(smol::lock::Semaphore::new(
-            shared.options.max_parallel_invocations.max(1),
-        ));
+        let permits = CallPermits::new(shared.options.max_parallel_invocations);
         Driver {
             shared,
             conn,

@@ -47,6 +47,7 @@ pub mod demo;
 mod dispatch;
 mod driver;
 mod hub;
+mod permits;
 mod shared;
 
 use std::sync::Arc;
