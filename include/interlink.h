@@ -10,6 +10,13 @@
  *    (u64 milliseconds on a clock you choose), poll outputs; no sockets, no threads.
  *  - convenience (interlink_gateway_*, interlink_listener_*, interlink_http_send,
  *    interlink_websocket_*): real sockets; the library runs its own threads.
+ *    The SignalR hub at this level: a client (interlink_hub_connect,
+ *    interlink_hub_connection_*, interlink_hub_stream_*), a server with methods written in C
+ *    (interlink_hub_host_*, interlink_hub_call_*, interlink_hub_reply_*) and the demo server
+ *    (interlink_hub_demo_server_*). Hub values cross as JSON text whatever the wire protocol
+ *    (JSON or MessagePack): arguments as the text of one JSON array, results and items as
+ *    the text of one JSON value. A hub method's failure is INTERLINK_RESULT_HUB_ERROR with
+ *    the other side's text as the last error message.
  *
  * Conventions (apply to every function):
  *  - Every function returns an interlink_result (or void for *_free, or a value for the
@@ -32,6 +39,9 @@
  *      its *_free, so commands may be issued while an event is being read.
  *    * the library copies every input; nothing passed in is kept after a call returns,
  *      except user_data pointers given to callbacks.
+ *  - Callbacks (listener handlers, hub client handlers, hub methods) run on library threads,
+ *    as each typedef says; after the *_free (or hub *_stop) of their handle returns, none
+ *    starts any more. Hub frees and stops wait at most 5 s for a callback still running.
  *  - Handles are not thread-safe unless documented (the convenience ones are); use one
  *    handle from one thread at a time.
  *  - Rust panics never cross the boundary: they become INTERLINK_RESULT_PANIC.
@@ -149,6 +159,12 @@ enum interlink_result
    * out-parameter (e.g. interlink_hub_encode_into).
    */
   INTERLINK_RESULT_BUFFER_TOO_SMALL = 13,
+  /**
+   * A hub method (or a client handler) failed: the last error message is the text the
+   * other side sent (e.g. "An unexpected error occurred invoking 'add' on the server.
+   * HubException: …").
+   */
+  INTERLINK_RESULT_HUB_ERROR = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -276,6 +292,39 @@ enum interlink_body_kind
 typedef enum interlink_body_kind interlink_body_kind;
 #else
 typedef uint32_t interlink_body_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Where a connection stands (the JS client's `HubConnectionState`).
+ */
+enum interlink_hub_connection_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not connected (before start, after stop, or closed for good).
+   */
+  INTERLINK_HUB_CONNECTION_STATE_DISCONNECTED = 0,
+  /**
+   * Start is running.
+   */
+  INTERLINK_HUB_CONNECTION_STATE_CONNECTING = 1,
+  /**
+   * Connected: calls may be made.
+   */
+  INTERLINK_HUB_CONNECTION_STATE_CONNECTED = 2,
+  /**
+   * Lost and reconnecting (automatic reconnect).
+   */
+  INTERLINK_HUB_CONNECTION_STATE_RECONNECTING = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum interlink_hub_connection_state interlink_hub_connection_state;
+#else
+typedef uint32_t interlink_hub_connection_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -781,10 +830,23 @@ typedef struct interlink_gateway_machine interlink_gateway_machine;
 typedef struct interlink_http_response_writer interlink_http_response_writer;
 
 /**
+ * One call of a C method (opaque), given to the method; valid during the call only.
+ */
+typedef struct interlink_hub_call interlink_hub_call;
+
+/**
  * A hub client connection (opaque). Create with interlink_hub_client_new, free with
  * interlink_hub_client_free. Not thread-safe.
  */
 typedef struct interlink_hub_client interlink_hub_client;
+
+/**
+ * A SignalR hub client connection (opaque). Create with interlink_hub_connect (or
+ * interlink_hub_connection_new + interlink_hub_connection_start), free with
+ * interlink_hub_connection_free. Thread-safe except free: several threads may call
+ * invoke/send/stream_open at once.
+ */
+typedef struct interlink_hub_connection interlink_hub_connection;
 
 /**
  * An incremental decoder of hub messages (opaque). Create with interlink_hub_decoder_new,
@@ -793,10 +855,43 @@ typedef struct interlink_hub_client interlink_hub_client;
 typedef struct interlink_hub_decoder interlink_hub_decoder;
 
 /**
+ * A running demo hub server (opaque). Start with interlink_hub_demo_server_start, free
+ * with interlink_hub_demo_server_free. Thread-safe except free.
+ */
+typedef struct interlink_hub_demo_server interlink_hub_demo_server;
+
+/**
+ * A running hub server (opaque). Start with interlink_hub_host_start, stop with
+ * interlink_hub_host_stop, free with interlink_hub_host_free. Thread-safe except free; its
+ * functions may be called from its methods (except stop and free).
+ */
+typedef struct interlink_hub_host interlink_hub_host;
+
+/**
+ * The methods of a hub to start (opaque). Create with interlink_hub_host_builder_new, add
+ * methods, start any number of hosts with it, free with interlink_hub_host_builder_free.
+ * Not thread-safe.
+ */
+typedef struct interlink_hub_host_builder interlink_hub_host_builder;
+
+/**
+ * The answer a hub callback fills (opaque): valid during the callback only. Thread: the
+ * callback's.
+ */
+typedef struct interlink_hub_reply interlink_hub_reply;
+
+/**
  * One client's connection on a hub server (opaque). Create with interlink_hub_server_new,
  * free with interlink_hub_server_free. Not thread-safe.
  */
 typedef struct interlink_hub_server interlink_hub_server;
+
+/**
+ * A streaming call's items (opaque), from interlink_hub_connection_stream_open. Free with
+ * interlink_hub_stream_free (which cancels the call if it has not ended). Use from one
+ * thread at a time. It may outlive its connection: it then ends with CLOSED.
+ */
+typedef struct interlink_hub_stream interlink_hub_stream;
 
 /**
  * A relay listener (opaque). Create with interlink_listener_bind, free with
@@ -1106,6 +1201,68 @@ typedef struct interlink_http_response {
 } interlink_http_response;
 
 /**
+ * Settings of interlink_hub_connect / interlink_hub_connection_new. A zeroed struct (or a
+ * NULL pointer) means the defaults, given in parentheses. Copied by the call.
+ */
+typedef struct interlink_hub_connect_options {
+  /**
+   * The wire protocol, an interlink_hub_protocol value (JSON). Values still cross the C
+   * API as JSON text.
+   */
+  uint32_t protocol;
+  /**
+   * Sent as `Authorization: Bearer …` on negotiate and the WebSocket upgrade (NULL: none).
+   */
+  const char *access_token;
+  /**
+   * Go straight to the WebSocket at the URL, without negotiate (false): no connection id,
+   * no stateful reconnect.
+   */
+  bool skip_negotiation;
+  /**
+   * Reconnect a lost connection after 0, 2, 10 and 30 s, then give up (false).
+   */
+  bool automatic_reconnect;
+  /**
+   * Ask for stateful reconnect: an unclean WebSocket loss re-attaches the same connection
+   * and nothing is lost, when the server grants it (false).
+   */
+  bool stateful_reconnect;
+  /**
+   * Send a Ping after this much send silence (15000 ms).
+   */
+  uint64_t keep_alive_interval_ms;
+  /**
+   * Close the connection when nothing arrives for this long (30000 ms).
+   */
+  uint64_t server_timeout_ms;
+  /**
+   * How long the hub handshake (and opening the WebSocket) may take (15000 ms).
+   */
+  uint64_t handshake_timeout_ms;
+  /**
+   * Bound of interlink_hub_connection_invoke and _send: TIMEOUT after this long (0: no
+   * bound besides the connection's own end).
+   */
+  uint32_t call_timeout_ms;
+} interlink_hub_connect_options;
+
+/**
+ * A client method the server calls, registered with interlink_hub_connection_on.
+ * `method` is the name it was registered with, `args_json` the arguments as the text of one
+ * JSON array; both valid during the call. When the server expects a result (a client
+ * result), answer with interlink_hub_reply_set_json; return INTERLINK_RESULT_OK, or any
+ * other interlink_result value (or call interlink_hub_reply_set_error) to answer with an
+ * error. Called on the connection's handler thread (one call at a time, in arrival order);
+ * it may call interlink_hub_connection_invoke/_send/_stream_open on any connection but must
+ * not free its own.
+ */
+typedef uint32_t (*interlink_hub_handler)(void *user_data,
+                                          const char *method,
+                                          const char *args_json,
+                                          struct interlink_hub_reply *reply);
+
+/**
  * Settings of a hub connection (client or server). Zero fields take the defaults (ASP.NET
  * Core's and the JS client's, in parentheses), so `{0}` is a valid value; or fill it with
  * interlink_hub_options_default and change what you need. Copied by the *_new functions.
@@ -1370,6 +1527,57 @@ typedef struct interlink_hub_message {
    */
   uint64_t sequence_id;
 } interlink_hub_message;
+
+/**
+ * A hub method written in C, registered with interlink_hub_host_builder_add_method or
+ * _add_stream_method. `args_json` is the text of one JSON array holding exactly the
+ * declared number of arguments; `call` and `args_json` are valid during the call only.
+ *
+ * A unary method answers with interlink_hub_reply_set_json (none: a void result). A
+ * streaming method sends its items with interlink_hub_call_send_item before returning; its
+ * reply value is ignored. Either fails, and the caller gets an error Completion ("An
+ * unexpected error occurred invoking 'NAME' on the server. HubException: TEXT"), when it
+ * returns another interlink_result value than OK or calls interlink_hub_reply_set_error
+ * (TEXT: that text, else the code's name).
+ *
+ * Called on a library thread (smol's blocking pool): calls of different connections run
+ * at once, a connection's unary calls one at a time (max_parallel_invocations). It may block
+ * (e.g. interlink_hub_call_invoke_caller) and may call the interlink_hub_host_* functions,
+ * but not interlink_hub_host_stop / _free of its own host.
+ */
+typedef uint32_t (*interlink_hub_method)(void *user_data,
+                                         const struct interlink_hub_call *call,
+                                         const char *args_json,
+                                         struct interlink_hub_reply *reply);
+
+/**
+ * Settings of interlink_hub_host_start. A zeroed struct (or a NULL pointer) means the
+ * defaults (ASP.NET Core's), given in parentheses. Copied by the call.
+ */
+typedef struct interlink_hub_host_options {
+  /**
+   * Keep-alive, client timeout, handshake timeout, largest message, stateful buffer of
+   * every connection (zero fields: defaults; see interlink_hub_options).
+   */
+  struct interlink_hub_options connection;
+  /**
+   * Accepted protocols, INTERLINK_HUB_PROTOCOLS_* bits (0: both).
+   */
+  uint32_t protocols;
+  /**
+   * Grant stateful reconnect to WebSocket clients that ask (false).
+   */
+  bool stateful_reconnect;
+  /**
+   * Unary calls of one connection running at once (1). A method waiting in
+   * interlink_hub_call_invoke_caller keeps its slot.
+   */
+  uint32_t max_parallel_invocations;
+  /**
+   * How long interlink_hub_call_invoke_caller waits for the client (30000 ms).
+   */
+  uint64_t client_result_timeout_ms;
+} interlink_hub_host_options;
 
 /**
  * The negotiated shape of an open connection (interlink_hub_server_negotiated).
@@ -1941,6 +2149,180 @@ interlink_result interlink_http_send(const char *connection_string,
 void interlink_http_response_free(struct interlink_http_response *response);
 
 /**
+ * The caller's connection id; `*id_out` is owned by the call (valid until the method
+ * returns).
+ */
+interlink_result interlink_hub_call_connection_id(const struct interlink_hub_call *call,
+                                                  const char **id_out);
+
+/**
+ * Sends one item of a streaming method (`item_json`: the text of one JSON value, copied).
+ * Blocks while the caller's buffer is full. CLOSED once the caller cancelled the stream or
+ * disconnected (stop producing and return); INVALID_STATE in a unary method.
+ */
+interlink_result interlink_hub_call_send_item(const struct interlink_hub_call *call,
+                                              const char *item_json);
+
+/**
+ * Calls client method `method` on the caller with `args_json` (the text of one JSON array,
+ * NULL: none) and waits for its answer (a client result), at most the host's
+ * client_result_timeout_ms. With `result_json_out` not NULL, `*result_json_out` gets the
+ * answer as JSON text (free with interlink_string_free). Fails with HUB_ERROR (the client's
+ * error text, e.g. "Client didn't provide a result."), TIMEOUT or CLOSED.
+ */
+interlink_result interlink_hub_call_invoke_caller(const struct interlink_hub_call *call,
+                                                  const char *method,
+                                                  const char *args_json,
+                                                  char **result_json_out);
+
+/**
+ * Adds the caller to `group` (fine when it already is a member). INVALID_ARGUMENT for an
+ * empty or too long name, or too many groups.
+ */
+interlink_result interlink_hub_call_add_to_group(const struct interlink_hub_call *call,
+                                                 const char *group);
+
+/**
+ * Removes the caller from `group` (fine when it was not a member).
+ */
+interlink_result interlink_hub_call_remove_from_group(const struct interlink_hub_call *call,
+                                                      const char *group);
+
+/**
+ * Sets the answer's value: the text of one JSON value (copied; checked, INVALID_ARGUMENT
+ * otherwise). Replaces an earlier value. Only during the callback that got `reply`.
+ */
+interlink_result interlink_hub_reply_set_json(struct interlink_hub_reply *reply, const char *json);
+
+/**
+ * Makes the answer a failure with `text` (copied), whatever the callback returns: the
+ * other side sees it as the error text. Only during the callback that got `reply`.
+ */
+interlink_result interlink_hub_reply_set_error(struct interlink_hub_reply *reply, const char *text);
+
+/**
+ * Creates a client of the hub at `url` (`http(s)://…` or `ws(s)://…`) without connecting
+ * yet, so handlers can be registered first (interlink_hub_connection_on), then
+ * interlink_hub_connection_start. `options` may be NULL (defaults). Starts the connection's
+ * handler thread. Free `*connection_out` with interlink_hub_connection_free.
+ */
+interlink_result interlink_hub_connection_new(const char *url,
+                                              const struct interlink_hub_connect_options *options,
+                                              struct interlink_hub_connection **connection_out);
+
+/**
+ * Connects: negotiate, WebSocket, hub handshake (bounded by the handshake timeout and a
+ * 100 s negotiate timeout). A failed start is not retried. Fails with INVALID_ARGUMENT (bad
+ * URL), AUTH (401), REFUSED (see interlink_last_error_status), PROTOCOL, TIMEOUT, IO, or
+ * INVALID_STATE when not disconnected. After interlink_hub_connection_stop it may be called
+ * again.
+ */
+interlink_result interlink_hub_connection_start(const struct interlink_hub_connection *connection);
+
+/**
+ * interlink_hub_connection_new and interlink_hub_connection_start in one call: on failure
+ * nothing is left to free and `*connection_out` is untouched.
+ */
+interlink_result interlink_hub_connect(const char *url,
+                                       const struct interlink_hub_connect_options *options,
+                                       struct interlink_hub_connection **connection_out);
+
+/**
+ * Registers `handler` (not NULL) for server calls of `method` (case-insensitive), with
+ * `user_data`, which must stay usable from the handler thread until
+ * interlink_hub_connection_free returns. Several handlers may share a method; of those
+ * answering a call that expects a result, exactly one may set a value. Calls arriving
+ * before registration are missed: register before interlink_hub_connection_start.
+ */
+interlink_result interlink_hub_connection_on(const struct interlink_hub_connection *connection,
+                                             const char *method,
+                                             interlink_hub_handler handler,
+                                             void *user_data);
+
+/**
+ * Removes every handler of `method` (case-insensitive).
+ */
+interlink_result interlink_hub_connection_off(const struct interlink_hub_connection *connection,
+                                              const char *method);
+
+/**
+ * Calls hub method `method` (case-sensitive on interlink servers) with `args_json` (the text
+ * of one JSON array, NULL: no arguments) and waits for its result (bounded by the options'
+ * `call_timeout_ms`). With `result_json_out` not NULL, `*result_json_out` gets the result as
+ * JSON text (`null` for a void method; free with interlink_string_free). Fails with
+ * HUB_ERROR when the method failed (the server's text is the last error message),
+ * INVALID_ARGUMENT (bad JSON), INVALID_STATE (not connected), CLOSED (the connection ended
+ * first) or TIMEOUT.
+ */
+interlink_result interlink_hub_connection_invoke(const struct interlink_hub_connection *connection,
+                                                 const char *method,
+                                                 const char *args_json,
+                                                 char **result_json_out);
+
+/**
+ * Calls hub method `method` without asking for a result (fire and forget); returns once the
+ * message is handed to the connection. Arguments and failures as for
+ * interlink_hub_connection_invoke (no HUB_ERROR: the server's outcome is not reported).
+ */
+interlink_result interlink_hub_connection_send(const struct interlink_hub_connection *connection,
+                                               const char *method,
+                                               const char *args_json);
+
+/**
+ * Calls streaming hub method `method` (arguments as for interlink_hub_connection_invoke);
+ * read the items with interlink_hub_stream_next. Fails with INVALID_STATE when not
+ * connected. Free `*stream_out` with interlink_hub_stream_free.
+ */
+interlink_result interlink_hub_connection_stream_open(const struct interlink_hub_connection *connection,
+                                                      const char *method,
+                                                      const char *args_json,
+                                                      struct interlink_hub_stream **stream_out);
+
+/**
+ * Waits for the next item (at most `timeout_ms`; 0: no limit). OK with `*done_out` false
+ * and `*item_json_out` the item as JSON text (free with interlink_string_free); OK with
+ * `*done_out` true and `*item_json_out` NULL once the stream has ended (again on every later
+ * call). HUB_ERROR (the server's text as last error) or CLOSED when it ended with an error,
+ * with `*done_out` true. TIMEOUT leaves the stream usable.
+ */
+interlink_result interlink_hub_stream_next(struct interlink_hub_stream *stream,
+                                           uint32_t timeout_ms,
+                                           char **item_json_out,
+                                           bool *done_out);
+
+/**
+ * Frees a stream; if it has not ended the call is cancelled on the server
+ * (CancelInvocation). NULL is ignored.
+ */
+void interlink_hub_stream_free(struct interlink_hub_stream *stream);
+
+/**
+ * The connection id the server gave (free `*id_out` with interlink_string_free); NULL when
+ * there is none (not connected, or skip_negotiation).
+ */
+interlink_result interlink_hub_connection_id(const struct interlink_hub_connection *connection,
+                                             char **id_out);
+
+/**
+ * Where the connection stands.
+ */
+interlink_result interlink_hub_connection_get_state(const struct interlink_hub_connection *connection,
+                                                    interlink_hub_connection_state *state_out);
+
+/**
+ * Sends Close, closes the socket and waits until disconnected (also cancels a running
+ * start or reconnect); pending calls fail with CLOSED. Stopping twice is fine.
+ */
+interlink_result interlink_hub_connection_stop(const struct interlink_hub_connection *connection);
+
+/**
+ * Stops the connection if needed and frees it. No handler starts after it began; it waits
+ * (at most 5 s) for a running handler to return. NULL is ignored. Must not be called from
+ * a handler of this connection.
+ */
+void interlink_hub_connection_free(struct interlink_hub_connection *connection);
+
+/**
  * Creates a client connection over a freshly opened transport and queues the handshake
  * request (version 2 when `stateful`, i.e. negotiate granted stateful reconnect).
  * `options` may be NULL (defaults); `protocol` is an interlink_hub_protocol value. Free
@@ -2193,9 +2575,152 @@ interlink_result interlink_hub_decoder_skipped_unknown(const struct interlink_hu
                                                        uint64_t *count_out);
 
 /**
+ * Starts the demo server on `bind` (NULL: "127.0.0.1:0", an OS-chosen port): the demo hub
+ * at `http://HOST:PORT/demo` (JSON and MessagePack, every transport, stateful reconnect
+ * granted). Fails with INVALID_ARGUMENT or IO. Free `*server_out` with
+ * interlink_hub_demo_server_free.
+ */
+interlink_result interlink_hub_demo_server_start(const char *bind,
+                                                 struct interlink_hub_demo_server **server_out);
+
+/**
+ * The port the demo server listens on.
+ */
+interlink_result interlink_hub_demo_server_local_port(const struct interlink_hub_demo_server *server,
+                                                      uint16_t *port_out);
+
+/**
+ * Stops the demo server (clients get a Close). Stopping twice is fine.
+ */
+interlink_result interlink_hub_demo_server_stop(const struct interlink_hub_demo_server *server);
+
+/**
+ * Stops the demo server if it runs and frees it; NULL is ignored.
+ */
+void interlink_hub_demo_server_free(struct interlink_hub_demo_server *server);
+
+/**
  * Fills `options` with the defaults (every field set explicitly).
  */
 interlink_result interlink_hub_options_default(struct interlink_hub_options *options);
+
+/**
+ * Creates an empty builder. Free `*builder_out` with interlink_hub_host_builder_free.
+ */
+interlink_result interlink_hub_host_builder_new(struct interlink_hub_host_builder **builder_out);
+
+/**
+ * Adds unary method `name` (case-sensitive) taking exactly `arg_count` arguments (calls
+ * with another number fail before reaching `callback`). `user_data` is passed to every call
+ * and must stay usable from library threads until every host started with this builder is
+ * freed.
+ */
+interlink_result interlink_hub_host_builder_add_method(struct interlink_hub_host_builder *builder,
+                                                       const char *name,
+                                                       uint32_t arg_count,
+                                                       interlink_hub_method callback,
+                                                       void *user_data);
+
+/**
+ * Adds streaming method `name` (called with StreamInvocation): `callback` sends items with
+ * interlink_hub_call_send_item; the stream ends when it returns. Otherwise as
+ * interlink_hub_host_builder_add_method.
+ */
+interlink_result interlink_hub_host_builder_add_stream_method(struct interlink_hub_host_builder *builder,
+                                                              const char *name,
+                                                              uint32_t arg_count,
+                                                              interlink_hub_method callback,
+                                                              void *user_data);
+
+/**
+ * Frees a builder (hosts started with it keep running); NULL is ignored.
+ */
+void interlink_hub_host_builder_free(struct interlink_hub_host_builder *builder);
+
+/**
+ * Starts a hub with the methods of `builder` (copied: the builder may be freed or reused)
+ * at `path` (NULL: "/hub"; negotiate at PATH/negotiate) on `bind` (NULL: "127.0.0.1:0", an
+ * OS-chosen port), plaintext HTTP. `options` may be NULL. Fails with INVALID_ARGUMENT or IO
+ * (e.g. the address is in use). Free `*host_out` with interlink_hub_host_free.
+ */
+interlink_result interlink_hub_host_start(const struct interlink_hub_host_builder *builder,
+                                          const char *bind,
+                                          const char *path,
+                                          const struct interlink_hub_host_options *options,
+                                          struct interlink_hub_host **host_out);
+
+/**
+ * The port the host listens on.
+ */
+interlink_result interlink_hub_host_local_port(const struct interlink_hub_host *host,
+                                               uint16_t *port_out);
+
+/**
+ * The hub's URL for clients, `http://127.0.0.1:PORT/PATH`. Free `*url_out` with
+ * interlink_string_free.
+ */
+interlink_result interlink_hub_host_url(const struct interlink_hub_host *host, char **url_out);
+
+/**
+ * Connections open now (handshake done, not ended).
+ */
+interlink_result interlink_hub_host_connection_count(const struct interlink_hub_host *host,
+                                                     size_t *count_out);
+
+/**
+ * Calls client method `method` with `args_json` (the text of one JSON array, NULL: none)
+ * on every connection, without waiting for anything (queued on each). Each connection gets
+ * it in its own protocol.
+ */
+interlink_result interlink_hub_host_broadcast(const struct interlink_hub_host *host,
+                                              const char *method,
+                                              const char *args_json);
+
+/**
+ * As interlink_hub_host_broadcast, to the members of `group` (none: nothing is sent).
+ */
+interlink_result interlink_hub_host_send_to_group(const struct interlink_hub_host *host,
+                                                  const char *group,
+                                                  const char *method,
+                                                  const char *args_json);
+
+/**
+ * As interlink_hub_host_broadcast, to one connection; NOT_FOUND when it is not open here.
+ */
+interlink_result interlink_hub_host_send_to_connection(const struct interlink_hub_host *host,
+                                                       const char *connection_id,
+                                                       const char *method,
+                                                       const char *args_json);
+
+/**
+ * Adds connection `connection_id` to `group` (fine when it already is a member).
+ * NOT_FOUND when the connection is not open here; INVALID_ARGUMENT for an empty or too long
+ * group name, or too many groups.
+ */
+interlink_result interlink_hub_host_add_to_group(const struct interlink_hub_host *host,
+                                                 const char *connection_id,
+                                                 const char *group);
+
+/**
+ * Removes connection `connection_id` from `group` (fine when it was not a member).
+ * NOT_FOUND when the connection is not open here.
+ */
+interlink_result interlink_hub_host_remove_from_group(const struct interlink_hub_host *host,
+                                                      const char *connection_id,
+                                                      const char *group);
+
+/**
+ * Stops the host: no new connections, every connection is closed (clients get a Close),
+ * then no method starts any more; waits (at most 5 s) for methods still running. Stopping
+ * twice is fine. Must not be called from one of its methods.
+ */
+interlink_result interlink_hub_host_stop(const struct interlink_hub_host *host);
+
+/**
+ * Stops the host if it runs and frees it; after it returns no method starts. NULL is
+ * ignored.
+ */
+void interlink_hub_host_free(struct interlink_hub_host *host);
 
 /**
  * Creates a server connection for a client whose transport carries `transfer_format` (an

@@ -50,6 +50,10 @@ pub enum interlink_result {
     /// A caller-owned buffer is too small; the length needed was written to the length
     /// out-parameter (e.g. interlink_hub_encode_into).
     BufferTooSmall = 13,
+    /// A hub method (or a client handler) failed: the last error message is the text the
+    /// other side sent (e.g. "An unexpected error occurred invoking 'add' on the server.
+    /// HubException: …").
+    HubError = 14,
 }
 
 impl From<()> for interlink_result {
@@ -302,7 +306,8 @@ pub extern "C" fn interlink_result_name(code: u32) -> *const c_char {
     ffi!(default EMPTY.as_ptr().cast(); => { Ok(result_name(code).as_ptr().cast()) })
 }
 
-fn result_name(code: u32) -> &'static [u8] {
+/// The NUL-terminated name of a result code ("UNKNOWN" for other numbers).
+pub fn result_name(code: u32) -> &'static [u8] {
     match code {
         0 => b"INTERLINK_RESULT_OK\0",
         1 => b"INTERLINK_RESULT_WOULD_BLOCK\0",
@@ -318,6 +323,7 @@ fn result_name(code: u32) -> &'static [u8] {
         11 => b"INTERLINK_RESULT_REFUSED\0",
         12 => b"INTERLINK_RESULT_INVALID_STATE\0",
         13 => b"INTERLINK_RESULT_BUFFER_TOO_SMALL\0",
+        14 => b"INTERLINK_RESULT_HUB_ERROR\0",
         _ => b"UNKNOWN\0",
     }
 }

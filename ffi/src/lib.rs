@@ -13,6 +13,12 @@
 //!   connection's state machine per side, client ([`hub_client_machine`]) and server
 //!   ([`hub_server_machine`]), with their events ([`hub_output`]) and settings
 //!   ([`hub_options`]).
+//! - **SignalR hub, convenience** (values as JSON text, MessagePack selectable on the wire,
+//!   [`hub_json`]): a client ([`hub_client`]: connect, invoke, send, streams, client methods
+//!   called by the server), a server running methods written in C ([`hub_server`], calls in
+//!   [`hub_call`], callback answers and shutdown bounds in [`hub_callback`]) and the demo
+//!   server ([`hub_demo`]). Names: `interlink_hub_connection_*` / `interlink_hub_host_*`, as
+//!   `interlink_hub_client_*` / `interlink_hub_server_*` are the sans-IO machines.
 //! - **convenience**: a gateway server ([`gateway`]), a listener with a C request handler
 //!   ([`listener`]), an HTTP sender ([`http`]) and WebSockets ([`websocket`]). These run on
 //!   smol's global executor threads, owned by the library; blocking calls wait on the
@@ -41,10 +47,16 @@ pub mod gateway;
 pub mod gateway_machine;
 pub mod gateway_output;
 pub mod http;
+pub mod hub_call;
+pub mod hub_callback;
+pub mod hub_client;
 pub mod hub_client_machine;
 pub mod hub_codec;
+pub mod hub_demo;
+pub mod hub_json;
 pub mod hub_options;
 pub mod hub_output;
+pub mod hub_server;
 pub mod hub_server_machine;
 pub mod hub_value;
 pub mod listener;
