@@ -1027,11 +1027,11 @@ fn print_report(
         p.warmup, p.rounds, p.pipeline_rounds, p.pipeline
     );
     println!(
-        "- hub / raw WS: ratio of deliveries/s against the raw WebSocket server of the same N and in-flight count (same clients, same {} B frames)",
+        "- hub / raw WS: ratio of deliveries/s (and of server CPU per delivery) against the raw WebSocket server of the same N and in-flight count (same clients, same {} B frames)",
         p.size
     );
     println!(
-        "- CPU µs per delivery: user+system CPU time of the server process and of the harness (process CPU-time clocks) (all clients) over the series ÷ deliveries"
+        "- CPU µs per delivery: user+system CPU time of the server process, and of the harness (all clients), over the series ÷ deliveries (the processes' CPU-time clocks)"
     );
     println!("- fd limit (soft/hard): {}/{}\n", limits.0, limits.1);
 
@@ -1047,6 +1047,7 @@ fn print_report(
         "max ms",
         "mean ms",
         "server CPU µs/delivery",
+        "CPU hub / raw WS",
         "clients CPU µs/delivery",
         "other procs CPU",
     ]);
@@ -1057,12 +1058,14 @@ fn print_report(
                 .filter(|i| i.kind == ServerKind::Ws && i.n == s.n)
                 .flat_map(|i| &i.series)
                 .find(|b| b.in_flight == s.in_flight);
-            let ratio = match (s.kind, baseline) {
-                (ServerKind::Hub, Some(b)) => {
-                    format!("{:.2}", s.deliveries_per_s() / b.deliveries_per_s())
-                }
-                (ServerKind::Ws, _) => "1.00".into(),
-                _ => "—".into(),
+            let per_delivery = |x: &Series| x.server_cpu * 1e6 / (x.n * x.rounds) as f64;
+            let (ratio, cpu_ratio) = match (s.kind, baseline) {
+                (ServerKind::Hub, Some(b)) => (
+                    format!("{:.2}", s.deliveries_per_s() / b.deliveries_per_s()),
+                    format!("{:.2}", per_delivery(s) / per_delivery(b).max(1e-9)),
+                ),
+                (ServerKind::Ws, _) => ("1.00".into(), "1.00".into()),
+                _ => ("—".into(), "—".into()),
             };
             let deliveries = (s.n * s.rounds) as f64;
             t.row(vec![
@@ -1076,7 +1079,8 @@ fn print_report(
                 ms(s.latencies.percentile(99.0)),
                 ms(s.latencies.percentile(100.0)),
                 ms(s.latencies.mean()),
-                format!("{:.2}", s.server_cpu * 1e6 / deliveries),
+                format!("{:.2}", per_delivery(s)),
+                cpu_ratio,
                 format!("{:.2}", s.client_cpu * 1e6 / deliveries),
                 format!("{:.0} %", s.others),
             ]);
