@@ -3,10 +3,17 @@
 //! `hub-bench codec` times the hub codecs (JSON and MessagePack; encode, decode whole and in
 //! chunks) and, in the same run, SignalR's own JavaScript protocols in Node on the same
 //! messages and bytes, after checking that each side decodes the other's encoding. Prints
-//! one Markdown table. `--quick` is a seconds-long smoke test. See benches/README.md.
+//! one Markdown table. `--quick` is a seconds-long smoke test.
+//!
+//! `hub-bench fanout` measures the hub server's broadcast: one 1 KiB message to N WebSocket
+//! clients (deliveries/s, delivery latency, server CPU and RSS), against a raw WebSocket
+//! broadcast server in the same run. The server runs as a child process (`hub-bench
+//! fanout-server`, internal). See benches/README.md.
 
 #[path = "../../hub_codec.rs"]
 mod hub_codec;
+#[path = "../../hub_fanout.rs"]
+mod hub_fanout;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +36,88 @@ struct Cli {
 enum Cmd {
     /// Hub codec throughput: Rust vs @microsoft/signalr's JS protocols in Node.
     Codec(CodecArgs),
+    /// Hub server fan-out: one broadcast to N WebSocket clients, vs a raw WebSocket server.
+    Fanout(FanoutArgs),
+    /// The server process of `fanout` (started by it).
+    #[command(hide = true)]
+    FanoutServer(FanoutServerArgs),
+}
+
+#[derive(Args, Debug)]
+struct FanoutArgs {
+    /// Client counts N, one server instance each [default: 1000,10000; quick: 200].
+    #[arg(long, value_delimiter = ',')]
+    clients: Vec<usize>,
+    /// Broadcasts measured one at a time, per server and N [default: 20; quick: 5].
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Warm-up broadcasts before each series.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Broadcasts in flight in the pipelined series (1 = skip it) [default: 8; quick: 4].
+    #[arg(long)]
+    pipeline: Option<usize>,
+    /// Broadcasts of the pipelined series [default: 64; quick: 16].
+    #[arg(long)]
+    pipeline_rounds: Option<usize>,
+    /// Hub protocol of the clients.
+    #[arg(long, value_enum, default_value = "json")]
+    protocol: hub_fanout::Protocol,
+    /// Bytes of the broadcast hub frame (= the WebSocket message).
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// Servers to measure.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "hub,ws")]
+    servers: Vec<hub_fanout::ServerKind>,
+    /// SMOL_THREADS of the server process.
+    #[arg(long, default_value_t = 1)]
+    server_threads: usize,
+    /// Clients opening their connection at the same time.
+    #[arg(long, default_value_t = 64)]
+    connect_concurrency: usize,
+    /// How long one broadcast may take to reach every client, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    round_timeout_ms: u64,
+    /// N = 200 and few rounds: a smoke test of a few seconds (CI).
+    #[arg(long)]
+    quick: bool,
+}
+
+impl FanoutArgs {
+    fn params(&self) -> hub_fanout::Params {
+        let q = self.quick;
+        let clients = if !self.clients.is_empty() {
+            self.clients.clone()
+        } else if q {
+            vec![200]
+        } else {
+            vec![1000, 10_000]
+        };
+        hub_fanout::Params {
+            clients,
+            servers: self.servers.clone(),
+            rounds: self.rounds.unwrap_or(if q { 5 } else { 20 }).max(1),
+            warmup: self.warmup,
+            pipeline: self.pipeline.unwrap_or(if q { 4 } else { 8 }).max(1),
+            pipeline_rounds: self.pipeline_rounds.unwrap_or(if q { 16 } else { 64 }),
+            protocol: self.protocol,
+            size: self.size,
+            server_threads: self.server_threads.max(1),
+            connect_concurrency: self.connect_concurrency.max(1),
+            round_timeout: Duration::from_millis(self.round_timeout_ms.max(1)),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct FanoutServerArgs {
+    /// Which server.
+    #[arg(long, value_enum)]
+    kind: hub_fanout::ServerKind,
+    /// An inherited listening socket; without it, a fresh 127.0.0.1 port (printed on
+    /// stderr).
+    #[arg(long)]
+    listen_fd: Option<i32>,
 }
 
 #[derive(Args, Debug)]
@@ -91,6 +180,8 @@ impl CodecArgs {
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Codec(args) => codec(&args),
+        Cmd::Fanout(args) => hub_fanout::run(&args.params()),
+        Cmd::FanoutServer(args) => hub_fanout::run_server(args.kind, args.listen_fd),
     }
 }
 
