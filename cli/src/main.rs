@@ -4,6 +4,7 @@
 mod client_cmd;
 mod demo_cmd;
 mod gateway_cmd;
+mod hub_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,8 @@ enum Command {
     Expose(client_cmd::ExposeArgs),
     /// Send an HTTP request through the relay (curl-like); the body goes to stdout.
     Send(client_cmd::SendArgs),
+    /// SignalR hubs: `hub serve` runs the demo hub.
+    Hub(hub_cmd::HubArgs),
     /// Run a gateway, a listener and senders on 127.0.0.1 and show them working.
     Demo,
 }
@@ -69,6 +72,7 @@ fn main() {
             Command::Gateway(args) => gateway_cmd::run(args).await.map(|()| 0),
             Command::Expose(args) => client_cmd::expose(args).await.map(|()| 0),
             Command::Send(args) => client_cmd::send(args).await,
+            Command::Hub(args) => hub_cmd::run(args).await.map(|()| 0),
             Command::Demo => demo_cmd::run().await.map(|()| 0),
         }
     });

@@ -5,6 +5,8 @@
 //!   Events, long polling) that carry a hub connection's bytes.
 //! - [`client`]: a hub client (negotiate, WebSockets, JSON / MessagePack, automatic and
 //!   stateful reconnect).
+//! - [`server`]: hubs — methods, groups, client results — served over those transports.
 
 pub mod client;
+pub mod server;
 pub mod transport;
