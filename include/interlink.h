@@ -1,9 +1,12 @@
 /*
- * interlink C API: Azure Relay Hybrid Connections (gateway, listener, sender) from C.
+ * interlink C API: Azure Relay Hybrid Connections (gateway, listener, sender) and the SignalR
+ * hub protocol (codec, client and server connections) from C.
  *
  * Two levels:
  *  - sans-IO handles (interlink_gateway_machine_*, interlink_listener_machine_*,
- *    interlink_sender_*, interlink_ws_connection_*): feed bytes, messages and the time
+ *    interlink_sender_*, interlink_ws_connection_*; for the SignalR hub protocol
+ *    interlink_hub_decoder_* / interlink_hub_encode* and the connection state machines
+ *    interlink_hub_client_* / interlink_hub_server_*): feed bytes, messages and the time
  *    (u64 milliseconds on a clock you choose), poll outputs; no sockets, no threads.
  *  - convenience (interlink_gateway_*, interlink_listener_*, interlink_http_send,
  *    interlink_websocket_*): real sockets; the library runs its own threads.
@@ -24,6 +27,9 @@
  *      interlink_http_response_free.
  *    * structs filled by poll_* functions (outputs, events, steps, sender requests) borrow
  *      memory owned by the handle: valid until the next call that takes that handle.
+ *      The hub handles are more lenient: a view stays valid until the next poll of the
+ *      same kind on that handle (poll_event, poll_transmit, interlink_hub_decoder_poll) or
+ *      its *_free, so commands may be issued while an event is being read.
  *    * the library copies every input; nothing passed in is kept after a call returns,
  *      except user_data pointers given to callbacks.
  *  - Handles are not thread-safe unless documented (the convenience ones are); use one
@@ -41,6 +47,21 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+/**
+ * Bit of INTERLINK_HUB_PROTOCOLS_* masks: the `json` protocol.
+ */
+#define INTERLINK_HUB_PROTOCOLS_JSON 1
+
+/**
+ * Bit of INTERLINK_HUB_PROTOCOLS_* masks: the `messagepack` protocol.
+ */
+#define INTERLINK_HUB_PROTOCOLS_MESSAGEPACK 2
+
+/**
+ * Both protocols.
+ */
+#define INTERLINK_HUB_PROTOCOLS_ALL 3
 
 /**
  * Right to open a listener's control channel.
@@ -123,6 +144,11 @@ enum interlink_result
    * The call is not allowed in the handle's current state (e.g. sending after close).
    */
   INTERLINK_RESULT_INVALID_STATE = 12,
+  /**
+   * A caller-owned buffer is too small; the length needed was written to the length
+   * out-parameter (e.g. interlink_hub_encode_into).
+   */
+  INTERLINK_RESULT_BUFFER_TOO_SMALL = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -250,6 +276,182 @@ enum interlink_body_kind
 typedef enum interlink_body_kind interlink_body_kind;
 #else
 typedef uint32_t interlink_body_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Kind of an interlink_hub_event; each says which fields it fills (the others are NULL / 0).
+ */
+enum interlink_hub_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Both: the handshake succeeded (`protocol`, `version`, `stateful`).
+   */
+  INTERLINK_HUB_EVENT_KIND_CONNECTED = 0,
+  /**
+   * Both: the peer calls a method (`invocation_id`, NULL for a call that must not be
+   * answered; `target`, `arguments`, `stream_ids`, `headers`). Answer with
+   * interlink_hub_client_complete_server_call / interlink_hub_server_complete.
+   */
+  INTERLINK_HUB_EVENT_KIND_INVOCATION = 1,
+  /**
+   * Server: the client calls a streaming method (same fields as INVOCATION); send items
+   * with interlink_hub_server_stream_item, end with interlink_hub_server_complete.
+   */
+  INTERLINK_HUB_EVENT_KIND_STREAM_INVOCATION = 2,
+  /**
+   * Client: one item (`item`) of stream `invocation_id`.
+   */
+  INTERLINK_HUB_EVENT_KIND_STREAM_ITEM = 3,
+  /**
+   * Client: call `invocation_id` finished (`result_kind`, `result` or `error`); for a
+   * stream, its end.
+   */
+  INTERLINK_HUB_EVENT_KIND_COMPLETION = 4,
+  /**
+   * Server: the client cancelled its streaming call `invocation_id`.
+   */
+  INTERLINK_HUB_EVENT_KIND_CANCEL = 5,
+  /**
+   * Server: one item (`item`) of upload stream `invocation_id` (the stream id).
+   */
+  INTERLINK_HUB_EVENT_KIND_UPLOAD_ITEM = 6,
+  /**
+   * Server: upload stream `invocation_id` ended (`error` non-NULL: the client failed it).
+   */
+  INTERLINK_HUB_EVENT_KIND_UPLOAD_COMPLETE = 7,
+  /**
+   * Server: the client answered interlink_hub_server_invoke_with_result call
+   * `invocation_id` (`result_kind`, `result` or `error`).
+   */
+  INTERLINK_HUB_EVENT_KIND_CLIENT_RESULT = 8,
+  /**
+   * Both: the transport was lost; the stateful connection waits for
+   * handle_transport_reattached (or handle_transport_closed to give up).
+   */
+  INTERLINK_HUB_EVENT_KIND_TRANSPORT_LOST = 9,
+  /**
+   * Both: a re-attached transport resumed the connection.
+   */
+  INTERLINK_HUB_EVENT_KIND_RESUMED = 10,
+  /**
+   * Both: the connection ended (`close_reason`, `error`, `allow_reconnect`). Send the
+   * remaining transmits, then close the transport.
+   */
+  INTERLINK_HUB_EVENT_KIND_CLOSED = 11,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum interlink_hub_event_kind interlink_hub_event_kind;
+#else
+typedef uint32_t interlink_hub_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The two hub protocols. Functions take it as a `uint32_t` holding one of these values.
+ */
+enum interlink_hub_protocol
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * `json`: text frames, every message ends with 0x1E; values are JSON text.
+   */
+  INTERLINK_HUB_PROTOCOL_JSON = 0,
+  /**
+   * `messagepack`: binary frames, every message is preceded by its VarInt length; values
+   * are MessagePack objects.
+   */
+  INTERLINK_HUB_PROTOCOL_MESSAGEPACK = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum interlink_hub_protocol interlink_hub_protocol;
+#else
+typedef uint32_t interlink_hub_protocol;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How an invocation ended (Completion messages, client results). Taken as a `uint32_t`.
+ */
+enum interlink_hub_result_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No result: a void method or the end of a stream.
+   */
+  INTERLINK_HUB_RESULT_KIND_VOID = 0,
+  /**
+   * A value (`result`).
+   */
+  INTERLINK_HUB_RESULT_KIND_VALUE = 1,
+  /**
+   * A failure (`error`, the text shown to the caller).
+   */
+  INTERLINK_HUB_RESULT_KIND_ERROR = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum interlink_hub_result_kind interlink_hub_result_kind;
+#else
+typedef uint32_t interlink_hub_result_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a hub connection ended (CLOSED events).
+ */
+enum interlink_hub_close_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not a CLOSED event.
+   */
+  INTERLINK_HUB_CLOSE_REASON_NONE = 0,
+  /**
+   * The application called close.
+   */
+  INTERLINK_HUB_CLOSE_REASON_LOCAL = 1,
+  /**
+   * The peer sent a Close message.
+   */
+  INTERLINK_HUB_CLOSE_REASON_PEER_CLOSED = 2,
+  /**
+   * Nothing arrived for the configured timeout.
+   */
+  INTERLINK_HUB_CLOSE_REASON_TIMED_OUT = 3,
+  /**
+   * The handshake did not complete in time, or was malformed or too large.
+   */
+  INTERLINK_HUB_CLOSE_REASON_HANDSHAKE_CANCELED = 4,
+  /**
+   * The handshake was refused (`error` holds the text).
+   */
+  INTERLINK_HUB_CLOSE_REASON_HANDSHAKE_REJECTED = 5,
+  /**
+   * The peer broke the hub protocol (`error` holds the violation).
+   */
+  INTERLINK_HUB_CLOSE_REASON_PROTOCOL_ERROR = 6,
+  /**
+   * The transport went away and the connection cannot be resumed.
+   */
+  INTERLINK_HUB_CLOSE_REASON_TRANSPORT_CLOSED = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum interlink_hub_close_reason interlink_hub_close_reason;
+#else
+typedef uint32_t interlink_hub_close_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -481,6 +683,86 @@ typedef uint32_t interlink_ws_state;
 #endif // __cplusplus
 
 /**
+ * The message types of the hub protocol (the `type` number on the wire). Struct fields and
+ * arguments take it as a `uint32_t`.
+ */
+enum interlink_hub_message_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A call (`invocation_id` NULL: no reply wanted), `target`, `arguments`, `stream_ids`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_INVOCATION = 1,
+  /**
+   * One stream item: `invocation_id`, `item`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_STREAM_ITEM = 2,
+  /**
+   * The end of a call: `invocation_id`, `result_kind`, `result` or `error`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_COMPLETION = 3,
+  /**
+   * A streaming call: as INVOCATION, `invocation_id` required.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_STREAM_INVOCATION = 4,
+  /**
+   * Cancels stream `invocation_id`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_CANCEL_INVOCATION = 5,
+  /**
+   * Keep-alive; no fields.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_PING = 6,
+  /**
+   * Ends the connection: `error` (NULL: none), `allow_reconnect`.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_CLOSE = 7,
+  /**
+   * Stateful reconnect: `sequence_id` is the highest message id processed.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_ACK = 8,
+  /**
+   * Stateful reconnect: `sequence_id` is the id of the first replayed message.
+   */
+  INTERLINK_HUB_MESSAGE_TYPE_SEQUENCE = 9,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum interlink_hub_message_type interlink_hub_message_type;
+#else
+typedef uint32_t interlink_hub_message_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The transfer formats a transport carries (interlink_hub_server_new's `transfer_format`,
+ * taken as a `uint32_t`).
+ */
+enum interlink_hub_transfer_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Text only (Server-Sent Events): the messagepack protocol is refused.
+   */
+  INTERLINK_HUB_TRANSFER_FORMAT_TEXT = 0,
+  /**
+   * Binary and text (WebSockets, long polling).
+   */
+  INTERLINK_HUB_TRANSFER_FORMAT_BINARY = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum interlink_hub_transfer_format interlink_hub_transfer_format;
+#else
+typedef uint32_t interlink_hub_transfer_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A running relay gateway (opaque). Start with interlink_gateway_start, stop with
  * interlink_gateway_stop, free with interlink_gateway_free. Thread-safe except free.
  */
@@ -497,6 +779,24 @@ typedef struct interlink_gateway_machine interlink_gateway_machine;
  * unless set). Valid during the handler call only.
  */
 typedef struct interlink_http_response_writer interlink_http_response_writer;
+
+/**
+ * A hub client connection (opaque). Create with interlink_hub_client_new, free with
+ * interlink_hub_client_free. Not thread-safe.
+ */
+typedef struct interlink_hub_client interlink_hub_client;
+
+/**
+ * An incremental decoder of hub messages (opaque). Create with interlink_hub_decoder_new,
+ * free with interlink_hub_decoder_free. Not thread-safe.
+ */
+typedef struct interlink_hub_decoder interlink_hub_decoder;
+
+/**
+ * One client's connection on a hub server (opaque). Create with interlink_hub_server_new,
+ * free with interlink_hub_server_free. Not thread-safe.
+ */
+typedef struct interlink_hub_server interlink_hub_server;
 
 /**
  * A relay listener (opaque). Create with interlink_listener_bind, free with
@@ -804,6 +1104,290 @@ typedef struct interlink_http_response {
    */
   struct interlink_bytes body;
 } interlink_http_response;
+
+/**
+ * Settings of a hub connection (client or server). Zero fields take the defaults (ASP.NET
+ * Core's and the JS client's, in parentheses), so `{0}` is a valid value; or fill it with
+ * interlink_hub_options_default and change what you need. Copied by the *_new functions.
+ */
+typedef struct interlink_hub_options {
+  /**
+   * Send a Ping after this much send silence (15000 ms).
+   */
+  uint64_t keep_alive_interval_ms;
+  /**
+   * Close after this much receive silence (30000 ms): the server's client timeout or the
+   * client's server timeout.
+   */
+  uint64_t timeout_ms;
+  /**
+   * How long the peer may take to complete the handshake (15000 ms).
+   */
+  uint64_t handshake_timeout_ms;
+  /**
+   * Largest message accepted from the peer, the handshake included (32768 bytes).
+   */
+  uint64_t max_message_size;
+  /**
+   * Stateful reconnect: bytes of un-acked messages kept for replay before
+   * *_is_send_buffer_full says to hold sends back (100000).
+   */
+  uint64_t stateful_buffer_bytes;
+  /**
+   * Stateful reconnect: how long after new messages arrive the Ack goes out (1000 ms).
+   */
+  uint64_t ack_interval_ms;
+  /**
+   * True turns keep-alive off (Pings and the receive timeout), e.g. for long polling,
+   * which keeps itself alive (false).
+   */
+  bool keep_alive_disabled;
+} interlink_hub_options;
+
+/**
+ * One frame for the transport, from poll_transmit: send (`data`, `len`) as one WebSocket
+ * message (binary when `binary`, else text), one SSE event, or append it to the next
+ * long-poll response. Borrows from the handle until its next poll_transmit, or its free.
+ */
+typedef struct interlink_hub_transmit {
+  /**
+   * The bytes.
+   */
+  const uint8_t *data;
+  /**
+   * Their number.
+   */
+  size_t len;
+  /**
+   * True for a binary frame (MessagePack hub traffic), false for text.
+   */
+  bool binary;
+} interlink_hub_transmit;
+
+/**
+ * One encoded value: (`data`, `len`) bytes of one JSON value or one MessagePack object, in
+ * the protocol of the decoder or connection it belongs to. As an input the bytes must stay
+ * valid for the call (they are copied). As an output they borrow from the handle that filled
+ * it (see the function). `data` is NULL when `len` is 0 (no value). Inputs are checked to
+ * be exactly one well-formed value; JSON nested deeper than 127 levels or with a number
+ * beyond the range of a double is refused (INVALID_ARGUMENT).
+ */
+typedef struct interlink_hub_value {
+  /**
+   * The encoded bytes.
+   */
+  const uint8_t *data;
+  /**
+   * Their number.
+   */
+  size_t len;
+} interlink_hub_value;
+
+/**
+ * One event of interlink_hub_client_poll_event / interlink_hub_server_poll_event. Every
+ * pointer borrows from the handle: valid until the next poll_event on it, or its free.
+ * Values are encoded in the connection's protocol.
+ */
+typedef struct interlink_hub_event {
+  /**
+   * What happened; says which fields are filled.
+   */
+  interlink_hub_event_kind kind;
+  /**
+   * CONNECTED: the protocol.
+   */
+  interlink_hub_protocol protocol;
+  /**
+   * CONNECTED: the handshake version (2 = stateful reconnect possible).
+   */
+  uint32_t version;
+  /**
+   * CONNECTED: whether stateful reconnect (Ack, Sequence, replay) is in use.
+   */
+  bool stateful;
+  /**
+   * The invocation (or upload stream) id; NULL when none.
+   */
+  const char *invocation_id;
+  /**
+   * INVOCATION, STREAM_INVOCATION: the method name.
+   */
+  const char *target;
+  /**
+   * INVOCATION, STREAM_INVOCATION: the arguments (NULL when none).
+   */
+  const struct interlink_hub_value *arguments;
+  /**
+   * Number of `arguments`.
+   */
+  size_t arguments_len;
+  /**
+   * INVOCATION, STREAM_INVOCATION: ids of upload streams the caller will feed.
+   */
+  const char *const *stream_ids;
+  /**
+   * Number of `stream_ids`.
+   */
+  size_t stream_ids_len;
+  /**
+   * INVOCATION, STREAM_INVOCATION: the message headers (NULL when none).
+   */
+  const struct interlink_header *headers;
+  /**
+   * Number of `headers`.
+   */
+  size_t headers_len;
+  /**
+   * STREAM_ITEM, UPLOAD_ITEM: the item.
+   */
+  struct interlink_hub_value item;
+  /**
+   * COMPLETION, CLIENT_RESULT: how the call ended.
+   */
+  interlink_hub_result_kind result_kind;
+  /**
+   * COMPLETION, CLIENT_RESULT with result_kind VALUE: the result.
+   */
+  struct interlink_hub_value result;
+  /**
+   * COMPLETION / CLIENT_RESULT with result_kind ERROR, UPLOAD_COMPLETE: the error text;
+   * CLOSED: the peer's Close error or the local reason's text. NULL when none.
+   */
+  const char *error;
+  /**
+   * CLOSED: why.
+   */
+  interlink_hub_close_reason close_reason;
+  /**
+   * CLOSED (client): the server's Close allows reconnecting.
+   */
+  bool allow_reconnect;
+} interlink_hub_event;
+
+/**
+ * Counters of one hub connection, for diagnostics and tests.
+ */
+typedef struct interlink_hub_stats {
+  /**
+   * Pings sent after send silence.
+   */
+  uint64_t pings_sent;
+  /**
+   * Pings received.
+   */
+  uint64_t pings_received;
+  /**
+   * Acks sent (stateful reconnect).
+   */
+  uint64_t acks_sent;
+  /**
+   * Sequence messages sent, one per re-attached transport (stateful reconnect).
+   */
+  uint64_t sequences_sent;
+  /**
+   * Hub messages sent (the handshake not included).
+   */
+  uint64_t messages_sent;
+  /**
+   * Hub messages received (the handshake not included).
+   */
+  uint64_t messages_received;
+  /**
+   * Replayed messages dropped because they had been processed (stateful reconnect).
+   */
+  uint64_t duplicates_dropped;
+} interlink_hub_stats;
+
+/**
+ * One hub message, as a C struct. `message_type` says which fields mean something; the others
+ * are NULL / 0 (and ignored as input). `headers` exist on types 1–5.
+ *
+ * As the output of interlink_hub_decoder_poll every pointer borrows from the decoder until
+ * its next poll (or free), and values are in the decoder's protocol. As the input of
+ * interlink_hub_encode* every pointer must be valid for the call; values must be in the
+ * protocol being encoded (convert with interlink_hub_transcode) and are checked to be one
+ * well-formed value each.
+ */
+typedef struct interlink_hub_message {
+  /**
+   * An interlink_hub_message_type value.
+   */
+  uint32_t message_type;
+  /**
+   * The message headers (types 1–5; NULL when none).
+   */
+  const struct interlink_header *headers;
+  /**
+   * Number of `headers`.
+   */
+  size_t headers_len;
+  /**
+   * Types 1–5: the invocation (or stream) id; NULL for a non-blocking INVOCATION.
+   */
+  const char *invocation_id;
+  /**
+   * INVOCATION, STREAM_INVOCATION: the method name.
+   */
+  const char *target;
+  /**
+   * INVOCATION, STREAM_INVOCATION: the arguments (NULL when none).
+   */
+  const struct interlink_hub_value *arguments;
+  /**
+   * Number of `arguments`.
+   */
+  size_t arguments_len;
+  /**
+   * INVOCATION, STREAM_INVOCATION: ids of upload streams (NULL when none).
+   */
+  const char *const *stream_ids;
+  /**
+   * Number of `stream_ids`.
+   */
+  size_t stream_ids_len;
+  /**
+   * STREAM_ITEM: the item.
+   */
+  struct interlink_hub_value item;
+  /**
+   * COMPLETION: an interlink_hub_result_kind value.
+   */
+  uint32_t result_kind;
+  /**
+   * COMPLETION with result_kind VALUE: the result.
+   */
+  struct interlink_hub_value result;
+  /**
+   * COMPLETION with result_kind ERROR: the error text; CLOSE: the error (NULL: none).
+   */
+  const char *error;
+  /**
+   * CLOSE: whether the client may reconnect.
+   */
+  bool allow_reconnect;
+  /**
+   * ACK, SEQUENCE: the sequence id.
+   */
+  uint64_t sequence_id;
+} interlink_hub_message;
+
+/**
+ * The negotiated shape of an open connection (interlink_hub_server_negotiated).
+ */
+typedef struct interlink_hub_negotiated {
+  /**
+   * The protocol the client chose.
+   */
+  interlink_hub_protocol protocol;
+  /**
+   * The handshake version (2 = stateful reconnect possible).
+   */
+  uint32_t version;
+  /**
+   * Whether Ack / Sequence and replay are in use.
+   */
+  bool stateful;
+} interlink_hub_negotiated;
 
 /**
  * An HTTP request given to an interlink_http_handler; valid during the call only.
@@ -1355,6 +1939,443 @@ interlink_result interlink_http_send(const char *connection_string,
  * Frees everything a response owns and zeroes it; NULL or a zeroed response is ignored.
  */
 void interlink_http_response_free(struct interlink_http_response *response);
+
+/**
+ * Creates a client connection over a freshly opened transport and queues the handshake
+ * request (version 2 when `stateful`, i.e. negotiate granted stateful reconnect).
+ * `options` may be NULL (defaults); `protocol` is an interlink_hub_protocol value. Free
+ * `*client_out` with interlink_hub_client_free.
+ */
+interlink_result interlink_hub_client_new(const struct interlink_hub_options *options,
+                                          uint32_t protocol,
+                                          bool stateful,
+                                          uint64_t now_ms,
+                                          struct interlink_hub_client **client_out);
+
+/**
+ * Frees a client connection; NULL is ignored.
+ */
+void interlink_hub_client_free(struct interlink_hub_client *client);
+
+/**
+ * Bytes the transport delivered (any split). After the connection ended they are ignored.
+ */
+interlink_result interlink_hub_client_handle_data(struct interlink_hub_client *client,
+                                                  const uint8_t *data,
+                                                  size_t len,
+                                                  uint64_t now_ms);
+
+/**
+ * Fires the handshake deadline, keep-alive Pings, Acks and the server timeout due at
+ * `now_ms`.
+ */
+interlink_result interlink_hub_client_handle_timeout(struct interlink_hub_client *client,
+                                                     uint64_t now_ms);
+
+/**
+ * The transport ended without a clean close: a stateful connection reports TRANSPORT_LOST
+ * and waits for handle_transport_reattached; any other ends (CLOSED).
+ */
+interlink_result interlink_hub_client_handle_transport_lost(struct interlink_hub_client *client);
+
+/**
+ * The transport closed cleanly, or re-attaching failed: the connection ends (CLOSED).
+ */
+interlink_result interlink_hub_client_handle_transport_closed(struct interlink_hub_client *client);
+
+/**
+ * The same connection (same connection token) is open again on a new transport: Sequence
+ * and the replay of un-acked messages are queued, no handshake (RESUMED). Ignored unless
+ * the connection is stateful and its transport was lost.
+ */
+interlink_result interlink_hub_client_handle_transport_reattached(struct interlink_hub_client *client,
+                                                                  uint64_t now_ms);
+
+/**
+ * The next frame to send: OK (filled `*transmit`, borrowing from the client until its next
+ * poll_transmit or free) or WOULD_BLOCK.
+ */
+interlink_result interlink_hub_client_poll_transmit(struct interlink_hub_client *client,
+                                                    struct interlink_hub_transmit *transmit);
+
+/**
+ * The next event: OK (filled `*event`, borrowing from the client until its next
+ * poll_event or free) or WOULD_BLOCK.
+ */
+interlink_result interlink_hub_client_poll_event(struct interlink_hub_client *client,
+                                                 struct interlink_hub_event *event);
+
+/**
+ * When to call handle_timeout next: OK with `*at_ms`, or WOULD_BLOCK when nothing is due.
+ */
+interlink_result interlink_hub_client_poll_timeout(const struct interlink_hub_client *client,
+                                                   uint64_t *at_ms);
+
+/**
+ * Whether the handshake completed and the connection has not ended (`*open_out`).
+ */
+interlink_result interlink_hub_client_is_open(const struct interlink_hub_client *client,
+                                              bool *open_out);
+
+/**
+ * Whether sends should be held back because the stateful replay buffer is at its limit
+ * (`*full_out`); an Ack from the server frees it.
+ */
+interlink_result interlink_hub_client_is_send_buffer_full(const struct interlink_hub_client *client,
+                                                          bool *full_out);
+
+/**
+ * The connection's counters (`*stats_out`).
+ */
+interlink_result interlink_hub_client_stats(const struct interlink_hub_client *client,
+                                            struct interlink_hub_stats *stats_out);
+
+/**
+ * Calls hub method `target` with `arguments` (encoded in the connection's protocol) and the
+ * ids of upload streams it will feed (`stream_ids`, from interlink_hub_client_new_stream_id;
+ * NULL when none). One COMPLETION event with the returned id answers it. The id goes to
+ * `*invocation_id_out` when that is not NULL (owned by the caller: free it with
+ * interlink_string_free). INVALID_STATE before the handshake completed, CLOSED after the
+ * connection ended, INVALID_ARGUMENT for a bad value.
+ */
+interlink_result interlink_hub_client_invoke(struct interlink_hub_client *client,
+                                             const char *target,
+                                             const struct interlink_hub_value *arguments,
+                                             size_t arguments_len,
+                                             const char *const *stream_ids,
+                                             size_t stream_ids_len,
+                                             uint64_t now_ms,
+                                             char **invocation_id_out);
+
+/**
+ * Calls hub method `target` without wanting a result (no id, no reply). Errors as
+ * interlink_hub_client_invoke.
+ */
+interlink_result interlink_hub_client_send(struct interlink_hub_client *client,
+                                           const char *target,
+                                           const struct interlink_hub_value *arguments,
+                                           size_t arguments_len,
+                                           const char *const *stream_ids,
+                                           size_t stream_ids_len,
+                                           uint64_t now_ms);
+
+/**
+ * Calls streaming hub method `target`: STREAM_ITEM events bring the items, one COMPLETION
+ * event the end. The id goes to `*invocation_id_out` as for interlink_hub_client_invoke
+ * (caller-owned; free with interlink_string_free). Errors as interlink_hub_client_invoke.
+ */
+interlink_result interlink_hub_client_stream(struct interlink_hub_client *client,
+                                             const char *target,
+                                             const struct interlink_hub_value *arguments,
+                                             size_t arguments_len,
+                                             const char *const *stream_ids,
+                                             size_t stream_ids_len,
+                                             uint64_t now_ms,
+                                             char **invocation_id_out);
+
+/**
+ * Cancels stream `invocation_id` this client requested: later items are dropped; the
+ * server's final COMPLETION still comes. NOT_FOUND for an id that is not a running call.
+ */
+interlink_result interlink_hub_client_cancel(struct interlink_hub_client *client,
+                                             const char *invocation_id,
+                                             uint64_t now_ms);
+
+/**
+ * A new upload stream id (`*stream_id_out`, owned by the caller: free it with
+ * interlink_string_free): pass it in `stream_ids` of a call, feed it with
+ * interlink_hub_client_upload_item, end it with interlink_hub_client_upload_complete.
+ */
+interlink_result interlink_hub_client_new_stream_id(struct interlink_hub_client *client,
+                                                    char **stream_id_out);
+
+/**
+ * Sends one item (`item`, `item_len` bytes encoded in the connection's protocol) of upload
+ * stream `stream_id`.
+ */
+interlink_result interlink_hub_client_upload_item(struct interlink_hub_client *client,
+                                                  const char *stream_id,
+                                                  const uint8_t *item,
+                                                  size_t item_len,
+                                                  uint64_t now_ms);
+
+/**
+ * Ends upload stream `stream_id`; a non-NULL `error` fails it on the server.
+ */
+interlink_result interlink_hub_client_upload_complete(struct interlink_hub_client *client,
+                                                      const char *stream_id,
+                                                      const char *error,
+                                                      uint64_t now_ms);
+
+/**
+ * Answers server call `invocation_id` (an INVOCATION event with an id): `result_kind` (an
+ * interlink_hub_result_kind value) VOID, VALUE with (`result`, `result_len`) encoded in the
+ * connection's protocol, or ERROR with the `error` text (the JS client sends "Client didn't
+ * provide a result." when it has no handler). NOT_FOUND when that call is not waiting.
+ */
+interlink_result interlink_hub_client_complete_server_call(struct interlink_hub_client *client,
+                                                           const char *invocation_id,
+                                                           uint32_t result_kind,
+                                                           const uint8_t *result,
+                                                           size_t result_len,
+                                                           const char *error,
+                                                           uint64_t now_ms);
+
+/**
+ * Stops the connection: a Close message is queued (when open) and CLOSED follows; calls
+ * still waiting complete with an error. Send the remaining transmits, then close the
+ * transport. Closing twice is harmless.
+ */
+interlink_result interlink_hub_client_close(struct interlink_hub_client *client, uint64_t now_ms);
+
+/**
+ * Encodes one message in `protocol` (an interlink_hub_protocol value), framed: JSON text +
+ * 0x1E, or VarInt length + MessagePack body. `*frame_out` is owned by the caller: free it with
+ * interlink_bytes_free. INVALID_ARGUMENT for a bad field or value (see
+ * interlink_hub_message).
+ */
+interlink_result interlink_hub_encode(uint32_t protocol,
+                                      const struct interlink_hub_message *message,
+                                      struct interlink_bytes *frame_out);
+
+/**
+ * As interlink_hub_encode, into the caller's buffer `buf` of `cap` bytes: OK with the frame's
+ * length in `*len_out`, or BUFFER_TOO_SMALL with the length needed in `*len_out` (nothing
+ * written). `buf` may be NULL when `cap` is 0 (to ask for the length).
+ */
+interlink_result interlink_hub_encode_into(uint32_t protocol,
+                                           const struct interlink_hub_message *message,
+                                           uint8_t *buf,
+                                           size_t cap,
+                                           size_t *len_out);
+
+/**
+ * Creates a decoder for `protocol` (an interlink_hub_protocol value) that refuses messages
+ * over `max_message_size` bytes (0: 32768, ASP.NET Core's default), counted without the
+ * separator or length prefix. Free `*decoder_out` with interlink_hub_decoder_free.
+ */
+interlink_result interlink_hub_decoder_new(uint32_t protocol,
+                                           size_t max_message_size,
+                                           struct interlink_hub_decoder **decoder_out);
+
+/**
+ * Frees a decoder; NULL is ignored.
+ */
+void interlink_hub_decoder_free(struct interlink_hub_decoder *decoder);
+
+/**
+ * Buffers received bytes (any split: transport frame boundaries mean nothing).
+ */
+interlink_result interlink_hub_decoder_feed(struct interlink_hub_decoder *decoder,
+                                            const uint8_t *data,
+                                            size_t len);
+
+/**
+ * The next complete message: OK (filled `*message`, borrowing from the decoder until its
+ * next poll or free), WOULD_BLOCK (more bytes needed), or PROTOCOL when the bytes are not
+ * valid hub messages or one is over the size limit (the decoder is then poisoned: every
+ * later poll fails the same way; close the connection). Messages of unknown types are
+ * skipped (see interlink_hub_decoder_skipped_unknown).
+ */
+interlink_result interlink_hub_decoder_poll(struct interlink_hub_decoder *decoder,
+                                            struct interlink_hub_message *message);
+
+/**
+ * Bytes fed and not yet returned as messages (`*len_out`).
+ */
+interlink_result interlink_hub_decoder_buffered_len(const struct interlink_hub_decoder *decoder,
+                                                    size_t *len_out);
+
+/**
+ * How many messages of unknown types were skipped so far (`*count_out`).
+ */
+interlink_result interlink_hub_decoder_skipped_unknown(const struct interlink_hub_decoder *decoder,
+                                                       uint64_t *count_out);
+
+/**
+ * Fills `options` with the defaults (every field set explicitly).
+ */
+interlink_result interlink_hub_options_default(struct interlink_hub_options *options);
+
+/**
+ * Creates a server connection for a client whose transport carries `transfer_format` (an
+ * interlink_hub_transfer_format value), offering the protocols of `protocols`
+ * (INTERLINK_HUB_PROTOCOLS_* bits). `stateful_allowed`: negotiate granted stateful
+ * reconnect (used when the handshake asks for version 2). `options` may be NULL (defaults).
+ * Free `*server_out` with interlink_hub_server_free.
+ */
+interlink_result interlink_hub_server_new(const struct interlink_hub_options *options,
+                                          uint32_t transfer_format,
+                                          bool stateful_allowed,
+                                          uint32_t protocols,
+                                          uint64_t now_ms,
+                                          struct interlink_hub_server **server_out);
+
+/**
+ * Frees a server connection; NULL is ignored.
+ */
+void interlink_hub_server_free(struct interlink_hub_server *server);
+
+/**
+ * Bytes the transport delivered (any split). After the connection ended they are ignored.
+ */
+interlink_result interlink_hub_server_handle_data(struct interlink_hub_server *server,
+                                                  const uint8_t *data,
+                                                  size_t len,
+                                                  uint64_t now_ms);
+
+/**
+ * Fires the handshake deadline, keep-alive Pings, Acks and the client timeout due at
+ * `now_ms`.
+ */
+interlink_result interlink_hub_server_handle_timeout(struct interlink_hub_server *server,
+                                                     uint64_t now_ms);
+
+/**
+ * The transport ended without a clean close: a stateful connection reports TRANSPORT_LOST
+ * and waits (the driver decides how long); any other ends (CLOSED).
+ */
+interlink_result interlink_hub_server_handle_transport_lost(struct interlink_hub_server *server);
+
+/**
+ * The transport closed cleanly, or the driver gave up waiting for a re-attach (CLOSED).
+ */
+interlink_result interlink_hub_server_handle_transport_closed(struct interlink_hub_server *server);
+
+/**
+ * A new transport took over a lost stateful connection: Sequence and the replay are queued
+ * (RESUMED). Ignored unless the connection is stateful and its transport was lost.
+ */
+interlink_result interlink_hub_server_handle_transport_reattached(struct interlink_hub_server *server,
+                                                                  uint64_t now_ms);
+
+/**
+ * The next frame to send: OK (filled `*transmit`, borrowing from the server until its next
+ * poll_transmit or free) or WOULD_BLOCK.
+ */
+interlink_result interlink_hub_server_poll_transmit(struct interlink_hub_server *server,
+                                                    struct interlink_hub_transmit *transmit);
+
+/**
+ * The next event: OK (filled `*event`, borrowing from the server until its next
+ * poll_event or free) or WOULD_BLOCK.
+ */
+interlink_result interlink_hub_server_poll_event(struct interlink_hub_server *server,
+                                                 struct interlink_hub_event *event);
+
+/**
+ * When to call handle_timeout next: OK with `*at_ms`, or WOULD_BLOCK when nothing is due.
+ */
+interlink_result interlink_hub_server_poll_timeout(const struct interlink_hub_server *server,
+                                                   uint64_t *at_ms);
+
+/**
+ * Whether the handshake completed and the connection has not ended (`*open_out`).
+ */
+interlink_result interlink_hub_server_is_open(const struct interlink_hub_server *server,
+                                              bool *open_out);
+
+/**
+ * The protocol, version and statefulness the handshake settled (`*negotiated_out`);
+ * WOULD_BLOCK before a successful handshake.
+ */
+interlink_result interlink_hub_server_negotiated(const struct interlink_hub_server *server,
+                                                 struct interlink_hub_negotiated *negotiated_out);
+
+/**
+ * Whether sends should be held back because the stateful replay buffer is at its limit
+ * (`*full_out`); an Ack from the client frees it.
+ */
+interlink_result interlink_hub_server_is_send_buffer_full(const struct interlink_hub_server *server,
+                                                          bool *full_out);
+
+/**
+ * The connection's counters (`*stats_out`; zeros before the handshake).
+ */
+interlink_result interlink_hub_server_stats(const struct interlink_hub_server *server,
+                                            struct interlink_hub_stats *stats_out);
+
+/**
+ * Answers client call `invocation_id` (an INVOCATION with an id, or the end of a
+ * STREAM_INVOCATION): `result_kind` (an interlink_hub_result_kind value) VOID, VALUE with
+ * (`result`, `result_len`) in the connection's protocol, or ERROR with the `error` text.
+ * NOT_FOUND when that call is not running (unknown, non-blocking or already completed);
+ * INVALID_STATE before the handshake, CLOSED after the end.
+ */
+interlink_result interlink_hub_server_complete(struct interlink_hub_server *server,
+                                               const char *invocation_id,
+                                               uint32_t result_kind,
+                                               const uint8_t *result,
+                                               size_t result_len,
+                                               const char *error,
+                                               uint64_t now_ms);
+
+/**
+ * Sends one item (`item`, `item_len` bytes in the connection's protocol) of streaming call
+ * `invocation_id`. NOT_FOUND when it is not a running stream (or the client cancelled it).
+ */
+interlink_result interlink_hub_server_stream_item(struct interlink_hub_server *server,
+                                                  const char *invocation_id,
+                                                  const uint8_t *item,
+                                                  size_t item_len,
+                                                  uint64_t now_ms);
+
+/**
+ * Calls client method `target` with `arguments` (in the connection's protocol) without
+ * waiting for a result.
+ */
+interlink_result interlink_hub_server_invoke(struct interlink_hub_server *server,
+                                             const char *target,
+                                             const struct interlink_hub_value *arguments,
+                                             size_t arguments_len,
+                                             uint64_t now_ms);
+
+/**
+ * Calls client method `target` and expects its result (a CLIENT_RESULT event with the id
+ * written to `*invocation_id_out`, which is required and owned by the caller: free it with
+ * interlink_string_free).
+ */
+interlink_result interlink_hub_server_invoke_with_result(struct interlink_hub_server *server,
+                                                         const char *target,
+                                                         const struct interlink_hub_value *arguments,
+                                                         size_t arguments_len,
+                                                         uint64_t now_ms,
+                                                         char **invocation_id_out);
+
+/**
+ * Sends one message already framed in this connection's protocol (from
+ * interlink_hub_encode; one encoding can serve many connections). `trackable` must be true
+ * exactly for message types 1–5 (stateful reconnect numbers and replays those). The bytes
+ * are copied and not checked.
+ */
+interlink_result interlink_hub_server_send_encoded(struct interlink_hub_server *server,
+                                                   const uint8_t *frame,
+                                                   size_t frame_len,
+                                                   bool trackable,
+                                                   uint64_t now_ms);
+
+/**
+ * Ends the connection: a Close message with `error` (NULL: none) and `allow_reconnect` is
+ * queued (when open) and CLOSED follows. Send the remaining transmits, then close the
+ * transport. Closing twice is harmless.
+ */
+interlink_result interlink_hub_server_close(struct interlink_hub_server *server,
+                                            const char *error,
+                                            bool allow_reconnect,
+                                            uint64_t now_ms);
+
+/**
+ * Transcodes one value from protocol `from` to protocol `to` (a copy when they are the same,
+ * after checking it). Fails with INVALID_ARGUMENT when the input is not one well-formed
+ * value, or has no form in `to` (MessagePack → JSON: non-string map keys, extensions other
+ * than the timestamp, NaN / infinities). `*value_out` is owned by the caller: free it with
+ * interlink_bytes_free.
+ */
+interlink_result interlink_hub_transcode(uint32_t from,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         uint32_t to,
+                                         struct interlink_bytes *value_out);
 
 /**
  * Binds a listener for `hybrid_connection` (NULL: the connection string's `EntityPath`)

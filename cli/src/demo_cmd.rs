@@ -1,5 +1,6 @@
 //! `interlink demo`: the whole relay on 127.0.0.1 in one process — a gateway, a listener
-//! serving a small HTTP + WebSocket app, and senders reaching it through the relay.
+//! serving a small HTTP + WebSocket app, and senders reaching it through the relay — then a
+//! SignalR hub round trip (`hub_demo`).
 
 use anyhow::{Context, Result, bail, ensure};
 use bytes::Bytes;
@@ -187,6 +188,8 @@ pub async fn run() -> Result<()> {
     listener.close().await;
     echo.cancel().await;
     gateway.shutdown().await;
+
+    crate::hub_demo::run(step).await?;
     println!("demo finished: every check passed");
     Ok(())
 }

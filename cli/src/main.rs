@@ -5,6 +5,7 @@ mod client_cmd;
 mod demo_cmd;
 mod gateway_cmd;
 mod hub_cmd;
+mod hub_demo;
 
 use clap::{Parser, Subcommand};
 
@@ -28,7 +29,8 @@ enum Command {
     Send(client_cmd::SendArgs),
     /// SignalR hubs: `hub serve` runs the demo hub.
     Hub(hub_cmd::HubArgs),
-    /// Run a gateway, a listener and senders on 127.0.0.1 and show them working.
+    /// Run a gateway, a listener and senders, then a hub server and a hub client, on
+    /// 127.0.0.1 and show them working.
     Demo,
 }
 

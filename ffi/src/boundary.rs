@@ -47,6 +47,9 @@ pub enum interlink_result {
     Refused = 11,
     /// The call is not allowed in the handle's current state (e.g. sending after close).
     InvalidState = 12,
+    /// A caller-owned buffer is too small; the length needed was written to the length
+    /// out-parameter (e.g. interlink_hub_encode_into).
+    BufferTooSmall = 13,
 }
 
 impl From<()> for interlink_result {
@@ -314,6 +317,7 @@ fn result_name(code: u32) -> &'static [u8] {
         10 => b"INTERLINK_RESULT_CLOSED\0",
         11 => b"INTERLINK_RESULT_REFUSED\0",
         12 => b"INTERLINK_RESULT_INVALID_STATE\0",
+        13 => b"INTERLINK_RESULT_BUFFER_TOO_SMALL\0",
         _ => b"UNKNOWN\0",
     }
 }

@@ -9,6 +9,10 @@
 //!   ([`sender`]), the WebSocket codec ([`ws_connection`]), SAS tokens ([`sas`]) and
 //!   addresses ([`address`]). They open no sockets and read no clock: time is an argument
 //!   (`now_ms`, u64 milliseconds on a clock the caller chooses).
+//! - **SignalR hub, sans-IO**: the hub codec ([`hub_codec`], values in [`hub_value`]) and one
+//!   connection's state machine per side, client ([`hub_client_machine`]) and server
+//!   ([`hub_server_machine`]), with their events ([`hub_output`]) and settings
+//!   ([`hub_options`]).
 //! - **convenience**: a gateway server ([`gateway`]), a listener with a C request handler
 //!   ([`listener`]), an HTTP sender ([`http`]) and WebSockets ([`websocket`]). These run on
 //!   smol's global executor threads, owned by the library; blocking calls wait on the
@@ -37,6 +41,12 @@ pub mod gateway;
 pub mod gateway_machine;
 pub mod gateway_output;
 pub mod http;
+pub mod hub_client_machine;
+pub mod hub_codec;
+pub mod hub_options;
+pub mod hub_output;
+pub mod hub_server_machine;
+pub mod hub_value;
 pub mod listener;
 pub mod listener_machine;
 pub mod listener_output;

@@ -66,13 +66,13 @@ section "C tests against the static and the shared library"
 mkdir -p "$BUILD"
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -Iinclude -Itests/c)
 STATIC_LIBS=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
-for prog in test_sansio test_convenience; do
+for prog in test_sansio test_hub test_convenience; do
     gcc "${CFLAGS[@]}" "tests/c/$prog.c" "$OUT/libinterlink_ffi.a" "${STATIC_LIBS[@]}" -o "$BUILD/${prog}_static"
     gcc "${CFLAGS[@]}" "tests/c/$prog.c" -L"$OUT" -linterlink_ffi -Wl,-rpath,"$ROOT/$OUT" -lpthread \
         -o "$BUILD/${prog}_shared"
 done
 for variant in static shared; do
-    for prog in test_sansio test_convenience; do
+    for prog in test_sansio test_hub test_convenience; do
         echo "--- $prog ($variant)"
         run_counted "$BUILD/${prog}_$variant"
     done
@@ -82,6 +82,8 @@ section "valgrind"
 # sans-IO: no threads of ours; every byte must be freed.
 echo "--- test_sansio (shared) under valgrind --leak-check=full"
 run_counted valgrind -q --leak-check=full --error-exitcode=1 "$BUILD/test_sansio_shared"
+echo "--- test_hub (shared) under valgrind --leak-check=full"
+run_counted valgrind -q --leak-check=full --error-exitcode=1 "$BUILD/test_hub_shared"
 # Convenience: smol's executor and blocking-pool threads are still running at exit, so their
 # stacks show as "possibly lost"; memory errors and definite leaks still fail the run.
 echo "--- test_convenience (shared) under valgrind --leak-check=full --errors-for-leak-kinds=definite"

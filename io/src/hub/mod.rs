@@ -3,9 +3,9 @@
 //!
 //! - [`transport`]: negotiate and the server-side HTTP transports (WebSockets, Server-Sent
 //!   Events, long polling) that carry a hub connection's bytes.
+//! - [`server`]: hubs — methods, groups, client results — served over those transports.
 //! - [`client`]: a hub client (negotiate, WebSockets, JSON / MessagePack, automatic and
 //!   stateful reconnect).
-//! - [`server`]: hubs — methods, groups, client results — served over those transports.
 
 pub mod client;
 pub mod server;

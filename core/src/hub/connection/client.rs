@@ -102,8 +102,15 @@ impl ClientConnection {
         }
     }
 
+    /// Whether the handshake is done and the connection has not ended.
     pub fn is_open(&self) -> bool {
         matches!(self.state, State::Open)
+    }
+
+    /// Whether the connection has ended (a `Closed` event was queued); commands then fail
+    /// with [`CommandError::NotOpen`] for good.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
     }
 
     pub fn stats(&self) -> ConnectionStats {

@@ -78,18 +78,39 @@ impl Driver {
                 .insert(stream_id.clone(), (inv.invocation_id.clone(), tx));
             uploads.push(UploadStream::new(rx));
         }
-        let args = Args::new(self.caller.protocol, inv.arguments, uploads);
-        let ctx = self.context();
-        let name = inv.target;
+        let call = Call {
+            handler: method.handler,
+            counts: method.uploads == 0,
+            name: inv.target,
+            id: inv.invocation_id,
+            args: Args::new(self.caller.protocol, inv.arguments, uploads),
+        };
+        if self.hook_running {
+            // Calls wait for `on_connected`; their upload items are already collected.
+            self.held.push_back(call);
+        } else {
+            self.start(call);
+        }
+    }
 
-        match method.handler {
+    /// Runs a checked call as a task of its own.
+    pub(super) fn start(&mut self, call: Call) {
+        let ctx = self.context();
+        let Call {
+            handler,
+            counts,
+            name,
+            id,
+            args,
+        } = call;
+        match handler {
             Handler::Unary(f) => {
                 let fut = f(ctx, args);
                 // Calls with upload streams do not take a permit: they wait for items that
                 // only arrive while other calls run.
-                let permits = (method.uploads == 0).then(|| self.permits.clone());
+                let permits = counts.then(|| self.permits.clone());
                 let ctl = self.ctl_tx.clone();
-                match inv.invocation_id {
+                match id {
                     Some(id) => {
                         let key = id.clone();
                         let task = smol::spawn(async move {
@@ -127,7 +148,7 @@ impl Driver {
             }
             Handler::Stream(f) => {
                 // The core guarantees an id on stream invocations.
-                let Some(id) = inv.invocation_id else {
+                let Some(id) = id else {
                     return;
                 };
                 let mut stream = f(ctx, args);
@@ -166,6 +187,23 @@ impl Driver {
             }
         }
     }
+}
+
+impl Call {
+    /// Whether it is a streaming call (cancellable).
+    pub(super) fn is_stream(&self) -> bool {
+        matches!(self.handler, Handler::Stream(_))
+    }
+}
+
+/// A checked call, ready to run.
+pub(super) struct Call {
+    handler: Handler,
+    /// Whether it takes a parallel-invocation permit.
+    counts: bool,
+    name: String,
+    pub id: Option<String>,
+    args: Args,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! What it does not do: no HTTP (the transport layer hands over an
 //! [`AcceptedConnection`]), no method lookup rules (see `dispatch`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use smol::Task;
 use smol::future::FutureExt as _;
 
 use super::context::{CallerInfo, ConnectionInfo, HubContext};
+use super::dispatch::Call;
 use super::hub::HubError;
 use super::shared::Shared;
 use crate::hub::transport::{AcceptedConnection, TransportEvent, TransportKind, TransportSender};
@@ -56,6 +57,8 @@ pub(crate) enum Control {
     Abort,
     /// Send nothing and time nothing out for a while.
     Mute(Duration),
+    /// `on_connected` finished: held calls may run.
+    Connected,
 }
 
 /// Output of streaming methods, bounded: read only while the connection can send.
@@ -104,6 +107,9 @@ pub(super) struct Driver {
     /// Limits running unary calls (see `HubOptions::max_parallel_invocations`).
     pub permits: Arc<smol::lock::Semaphore>,
     muted_until: Option<std::time::Instant>,
+    /// `on_connected` is running; calls wait in `held`.
+    pub hook_running: bool,
+    pub held: VecDeque<Call>,
     connected: bool,
     transport_gone: bool,
     closed: Option<CloseReason>,
@@ -164,6 +170,8 @@ impl Driver {
             client_calls: HashMap::new(),
             permits,
             muted_until: None,
+            hook_running: false,
+            held: VecDeque::new(),
             connected: false,
             transport_gone: false,
             closed: None,
@@ -276,13 +284,20 @@ impl Driver {
     async fn drain_events(&mut self) {
         while let Some(event) = self.conn.poll_event() {
             match event {
-                ServerEvent::Connected(negotiated) => self.on_connected(negotiated.protocol).await,
+                ServerEvent::Connected(negotiated) => self.on_connected(negotiated.protocol),
                 ServerEvent::Invocation(inv) => self.dispatch(inv, false),
                 ServerEvent::StreamInvocation(inv) => self.dispatch(inv, true),
                 ServerEvent::Cancel { invocation_id } => {
                     // Dropping the task drops the method's stream; a unary call runs on.
-                    if let Some(task) = self.streams.remove(&invocation_id) {
-                        drop(task);
+                    let running = self.streams.remove(&invocation_id).is_some();
+                    let held = self
+                        .held
+                        .iter()
+                        .position(|c| c.is_stream() && c.id.as_deref() == Some(&invocation_id));
+                    if let Some(i) = held {
+                        self.held.remove(i);
+                    }
+                    if running || held.is_some() {
                         let now = self.shared.now();
                         let _ = self
                             .conn
@@ -325,7 +340,7 @@ impl Driver {
         }
     }
 
-    async fn on_connected(&mut self, protocol: interlink_core::hub::HubProtocol) {
+    fn on_connected(&mut self, protocol: interlink_core::hub::HubProtocol) {
         let mut caller = (*self.caller).clone();
         caller.protocol = protocol;
         self.caller = Arc::new(caller);
@@ -344,7 +359,15 @@ impl Driver {
         }
         self.connected = true;
         if let Some(hook) = self.shared.hub.on_connected.clone() {
-            hook(self.context()).await;
+            // Its own task, so the hook may use the connection (client results, info).
+            self.hook_running = true;
+            let fut = hook(self.context());
+            let ctl = self.ctl_tx.clone();
+            smol::spawn(async move {
+                let _ = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(fut)).await;
+                let _ = ctl.send(Control::Connected).await;
+            })
+            .detach();
         }
     }
 
@@ -402,6 +425,12 @@ impl Driver {
             } => self.conn.close(error, allow_reconnect, now),
             Control::Abort => self.sender.abort(),
             Control::Mute(d) => self.muted_until = Some(std::time::Instant::now() + d),
+            Control::Connected => {
+                self.hook_running = false;
+                while let Some(call) = self.held.pop_front() {
+                    self.start(call);
+                }
+            }
         }
     }
 

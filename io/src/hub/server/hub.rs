@@ -55,6 +55,12 @@ pub enum HubError {
     Value(String),
 }
 
+impl From<interlink_core::hub::ValueError> for HubError {
+    fn from(e: interlink_core::hub::ValueError) -> Self {
+        HubError::Value(e.to_string())
+    }
+}
+
 impl HubError {
     /// The Completion error text the caller of `method` receives for this error.
     pub fn completion_text(&self, method: &str) -> String {
@@ -152,7 +158,22 @@ impl Hub {
     /// A streaming method (invoked with StreamInvocation) taking `params` arguments: its
     /// items go to the caller as StreamItems, then a Completion (with the error, if an item
     /// is an error, which also ends the stream). On CancelInvocation the stream is dropped.
-    pub fn stream_method<F, S>(mut self, name: &str, params: usize, f: F) -> Hub
+    pub fn stream_method<F, S>(self, name: &str, params: usize, f: F) -> Hub
+    where
+        F: Fn(HubContext, Args) -> S + Send + Sync + 'static,
+        S: Stream<Item = Result<RawValue, HubError>> + Send + 'static,
+    {
+        self.upload_stream_method(name, params, 0, f)
+    }
+
+    /// A streaming method that also takes `uploads` client→server streams.
+    pub fn upload_stream_method<F, S>(
+        mut self,
+        name: &str,
+        params: usize,
+        uploads: usize,
+        f: F,
+    ) -> Hub
     where
         F: Fn(HubContext, Args) -> S + Send + Sync + 'static,
         S: Stream<Item = Result<RawValue, HubError>> + Send + 'static,
@@ -162,7 +183,7 @@ impl Hub {
             name.to_owned(),
             Method {
                 params,
-                uploads: 0,
+                uploads,
                 handler: Handler::Stream(handler),
             },
         );

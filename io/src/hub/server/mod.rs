@@ -33,6 +33,11 @@
 //! ([`HubContext::invoke_caller`]) keeps its slot: with the default of 1, the caller's other
 //! calls wait until the client answered (or the timeout passed).
 //!
+//! **Back-pressure.** Stream items of streaming methods wait (up to
+//! [`HubOptions::stream_buffer`] per connection) while the connection's stateful replay
+//! buffer is full or its transport queue is; fire-and-forget sends to other connections
+//! ([`ClientProxy::send`]) are queued on each target without a bound and never wait.
+//!
 //! What it does not do: no typed argument binding (methods read [`Args`]), no method
 //! overloads, no authorization per method (the route's auth hook decides who connects), no
 //! scale-out across processes.
