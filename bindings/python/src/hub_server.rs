@@ -66,6 +66,12 @@ impl PyHubContext {
         self.ctx.user_id().map(str::to_string)
     }
 
+    /// The caller's claims (from the server's `tokens`: none), as `(type, value)` pairs.
+    #[getter]
+    fn claims(&self) -> Vec<(String, String)> {
+        self.ctx.claims().to_vec()
+    }
+
     /// The caller's hub protocol: `"json"` or `"messagepack"`.
     #[getter]
     fn protocol(&self) -> &'static str {
@@ -246,6 +252,21 @@ impl ServerUpload {
 enum CallKind {
     Unary,
     Stream,
+    /// The `on_connected` hook (answered with `resolve(None)`).
+    Connected,
+    /// The `on_disconnected` hook; its one argument is the error text or `None`.
+    Disconnected,
+}
+
+impl CallKind {
+    fn name(self) -> &'static str {
+        match self {
+            CallKind::Unary => "unary",
+            CallKind::Stream => "stream",
+            CallKind::Connected => "connected",
+            CallKind::Disconnected => "disconnected",
+        }
+    }
 }
 
 /// One call of a Python hub method, for the package's dispatcher (internal).
@@ -271,10 +292,10 @@ impl MethodCall {
 
 #[pymethods]
 impl MethodCall {
-    /// `True` for a streaming method.
+    /// `"unary"`, `"stream"`, `"connected"` or `"disconnected"` (the hooks).
     #[getter]
-    fn streaming(&self) -> bool {
-        self.kind == CallKind::Stream
+    fn kind(&self) -> &'static str {
+        self.kind.name()
     }
 
     /// The arguments as Python values.
@@ -367,20 +388,25 @@ fn closing() -> HubError {
     HubError::Internal("the hub server is closing".into())
 }
 
+/// The values and the first `uploads` upload streams of a method's arguments.
+fn split_args(mut args: Args, uploads: usize) -> (Vec<RawValue>, Vec<UploadStream>) {
+    let streams = (0..uploads).filter_map(|i| args.take_upload(i)).collect();
+    (args.into_values(), streams)
+}
+
 /// A queued call, plus the pieces its Rust side keeps.
 fn new_call(
     method: &str,
     kind: CallKind,
     ctx: IoContext,
-    mut args: Args,
-    uploads: usize,
+    values: Vec<RawValue>,
+    uploads: Vec<UploadStream>,
 ) -> (
     MethodCall,
     async_channel::Receiver<HubResult>,
     async_channel::Receiver<Item>,
     async_channel::Sender<()>,
 ) {
-    let uploads = (0..uploads).filter_map(|i| args.take_upload(i)).collect();
     let (reply_tx, reply_rx) = async_channel::bounded(1);
     let (items_tx, items_rx) = async_channel::bounded(STREAM_BUFFER);
     let (guard, gone) = async_channel::bounded(1);
@@ -388,7 +414,7 @@ fn new_call(
         method: method.to_string(),
         kind,
         ctx,
-        args: args.into_values(),
+        args: values,
         uploads: Mutex::new(uploads),
         reply: Mutex::new(Some(reply_tx)),
         items: Mutex::new((kind == CallKind::Stream).then_some(items_tx)),
@@ -411,8 +437,9 @@ fn add_method(
         "unary" | "upload" => {
             let method = name.clone();
             let f = move |ctx: IoContext, args: Args| {
+                let (values, streams) = split_args(args, uploads);
                 let (call, reply, _, guard) =
-                    new_call(&method, CallKind::Unary, ctx, args, uploads);
+                    new_call(&method, CallKind::Unary, ctx, values, streams);
                 let queued = q.try_send(call).is_ok();
                 async move {
                     let _guard = guard;
@@ -431,7 +458,9 @@ fn add_method(
         "stream" => {
             let method = name.clone();
             Ok(hub.stream_method(&name, params, move |ctx, args| {
-                let (call, _, items, guard) = new_call(&method, CallKind::Stream, ctx, args, 0);
+                let (values, _) = split_args(args, 0);
+                let (call, _, items, guard) =
+                    new_call(&method, CallKind::Stream, ctx, values, Vec::new());
                 if q.try_send(call).is_err() {
                     let (tx, items) = async_channel::bounded(1);
                     let _ = tx.try_send(Err(closing()));
@@ -451,6 +480,52 @@ fn add_method(
             format!("unknown method kind {other:?}"),
         )),
     }
+}
+
+/// Adds the `on_connected` / `on_disconnected` hooks: each queues a call for Python and
+/// waits for its answer.
+fn add_hooks(mut hub: Hub, queue: &Queue, connected: bool, disconnected: bool) -> Hub {
+    if connected {
+        let q = queue.clone();
+        hub = hub.on_connected(move |ctx| {
+            let (call, reply, _, guard) = new_call(
+                "on_connected",
+                CallKind::Connected,
+                ctx,
+                Vec::new(),
+                Vec::new(),
+            );
+            let queued = q.try_send(call).is_ok();
+            async move {
+                let _guard = guard;
+                if queued {
+                    let _ = reply.recv().await;
+                }
+            }
+        });
+    }
+    if disconnected {
+        let q = queue.clone();
+        hub = hub.on_disconnected(move |ctx, error| {
+            let error = RawValue::from_serde(HubProtocol::Json, &error)
+                .unwrap_or_else(|_| RawValue::null(HubProtocol::Json));
+            let (call, reply, _, guard) = new_call(
+                "on_disconnected",
+                CallKind::Disconnected,
+                ctx,
+                vec![error],
+                Vec::new(),
+            );
+            let queued = q.try_send(call).is_ok();
+            async move {
+                let _guard = guard;
+                if queued {
+                    let _ = reply.recv().await;
+                }
+            }
+        });
+    }
+    hub
 }
 
 /// Connection timings from the Python arguments.
@@ -500,15 +575,17 @@ pub struct NativeHubServer {
 
 #[pymethods]
 impl NativeHubServer {
-    /// Binds and serves a hub whose methods are `(name, kind, params, uploads)`
-    /// (see `interlink.HubServer.start`).
+    /// Binds and serves a hub whose methods are `(name, kind, params, uploads)`, with the
+    /// connection hooks when asked (see `interlink.HubServer.start`).
     #[staticmethod]
-    #[pyo3(signature = (bind, path, methods, *, keep_alive_interval = None, client_timeout = None, handshake_timeout = None, stateful_reconnect = true, max_parallel_invocations = 1, client_result_timeout = None, max_message_size = None, tokens = None))]
+    #[pyo3(signature = (bind, path, methods, *, on_connected = false, on_disconnected = false, keep_alive_interval = None, client_timeout = None, handshake_timeout = None, stateful_reconnect = true, max_parallel_invocations = 1, client_result_timeout = None, max_message_size = None, tokens = None))]
     #[allow(clippy::too_many_arguments)]
     async fn start(
         bind: String,
         path: String,
         methods: Vec<(String, String, usize, usize)>,
+        on_connected: bool,
+        on_disconnected: bool,
         keep_alive_interval: Option<f64>,
         client_timeout: Option<f64>,
         handshake_timeout: Option<f64>,
@@ -537,6 +614,7 @@ impl NativeHubServer {
         for (name, kind, params, uploads) in methods {
             hub = add_method(hub, &queue, name, &kind, params, uploads)?;
         }
+        hub = add_hooks(hub, &queue, on_connected, on_disconnected);
         let transport = TransportOptions {
             stateful_reconnect,
             ..TransportOptions::default()

@@ -456,3 +456,36 @@ def test_a_closed_server_ends_its_clients():
         return client.state
 
     assert run(main()) == "disconnected"
+
+
+def test_connection_hooks_run_in_python():
+    async def main():
+        seen = asyncio.Queue()
+
+        async def connected(ctx):
+            ctx.add_to_group("lobby")
+            answer = await ctx.invoke_caller("hello", ctx.connection_id)
+            await seen.put(("connected", ctx.connection_id, answer))
+
+        def disconnected(ctx, error):
+            seen.put_nowait(("disconnected", ctx.connection_id, error))
+
+        async with HubServer.start(
+            methods={"ping": lambda ctx: "pong"}, on_connected=connected, on_disconnected=disconnected
+        ) as server:
+            client = HubClient(server.url, "messagepack")
+            client.on("hello", lambda cid: f"hi {cid}")
+            inbox = Inbox(client)
+            async with client:
+                cid = client.connection_id
+                first = await within(seen.get())
+                pong = await within(client.invoke("ping"))
+                assert server.send_to_group("lobby", "message", "server", "welcome") == 1
+                message = await inbox.next()
+            last = await within(seen.get())
+            return cid, first, pong, message, last
+
+    cid, first, pong, message, last = run(main())
+    assert first == ("connected", cid, f"hi {cid}")
+    assert (pong, message) == ("pong", "welcome")
+    assert last == ("disconnected", cid, None)

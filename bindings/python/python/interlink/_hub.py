@@ -414,6 +414,8 @@ class HubServer:
         methods: Optional[Mapping[str, Method]] = None,
         stream_methods: Optional[Mapping[str, Method]] = None,
         upload_methods: Optional[Mapping[str, Method]] = None,
+        on_connected: Optional[Callable[[HubContext], Any]] = None,
+        on_disconnected: Optional[Callable[[HubContext, Optional[str]], Any]] = None,
         keep_alive_interval: Optional[float] = None,
         client_timeout: Optional[float] = None,
         handshake_timeout: Optional[float] = None,
@@ -434,6 +436,9 @@ class HubServer:
           cancel cancels the generator.
         - ``upload_methods``: ``{name: handler}``, ``handler(ctx, *args, stream)``: the last
           parameter is the client's upload stream (``async for item in stream``).
+        - ``on_connected(ctx)``: runs when a connection completed its handshake, before its
+          first call (it may use ``ctx.invoke_caller``); ``on_disconnected(ctx, error)``
+          when it ended (``error`` is ``None`` for a clean end), already out of its groups.
 
         Argument counts come from the signatures (the hub refuses calls with another count),
         or pass ``(handler, arg_count)``. ``ctx`` is a :class:`HubContext`.
@@ -448,6 +453,10 @@ class HubServer:
         cannot be bound.
         """
         handlers: Dict[str, Tuple[str, Callable[..., Any]]] = {}
+        if on_connected is not None:
+            handlers["\0connected"] = ("connected", on_connected)
+        if on_disconnected is not None:
+            handlers["\0disconnected"] = ("disconnected", on_disconnected)
         specs: List[Tuple[str, str, int, int]] = []
         for kind, table, uploads in (
             ("unary", methods, 0),
@@ -466,6 +475,8 @@ class HubServer:
                 bind,
                 path,
                 specs,
+                on_connected=on_connected is not None,
+                on_disconnected=on_disconnected is not None,
                 keep_alive_interval=keep_alive_interval,
                 client_timeout=client_timeout,
                 handshake_timeout=handshake_timeout,
@@ -570,7 +581,8 @@ class HubServer:
     async def _serve(self, call: Any) -> None:
         """Runs one call's handler; cancels it when io drops the call (the caller
         cancelled a stream, the connection ended)."""
-        kind, fn = self._handlers[call.method]
+        key = "\0" + call.kind if call.kind in ("connected", "disconnected") else call.method
+        kind, fn = self._handlers[key]
         work = asyncio.ensure_future(self._run(call, kind, fn))
         gone = asyncio.ensure_future(call.gone())
         try:
@@ -585,6 +597,15 @@ class HubServer:
             args.extend(call.take_uploads())
         if kind == "stream":
             await self._run_stream(call, fn, ctx, args)
+            return
+        if kind in ("connected", "disconnected"):
+            try:
+                await _call(fn, ctx, *args)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("interlink: the hub's on_%s hook failed", kind)
+            call.resolve(None)
             return
         try:
             value = await _call(fn, ctx, *args)

@@ -310,6 +310,8 @@ class HubContext:
     @property
     def user_id(self) -> Optional[str]: ...
     @property
+    def claims(self) -> List[Tuple[str, str]]: ...
+    @property
     def protocol(self) -> str: ...
     @property
     def transport(self) -> str: ...
@@ -340,7 +342,7 @@ class MethodCall:
 
     method: str
     @property
-    def streaming(self) -> bool: ...
+    def kind(self) -> str: ...
     @property
     def args(self) -> List[HubValue]: ...
     def context(self) -> HubContext: ...
@@ -360,6 +362,8 @@ class NativeHubServer:
         path: str,
         methods: List[Tuple[str, str, int, int]],
         *,
+        on_connected: bool = False,
+        on_disconnected: bool = False,
         keep_alive_interval: Optional[float] = None,
         client_timeout: Optional[float] = None,
         handshake_timeout: Optional[float] = None,
