@@ -3,8 +3,10 @@
 #
 #   bindings/python/test.sh
 #
-# Installs only into project-local places: the venv /work/main/.venv (maturin 1.16.0, pytest
-# 9.2.0), tests/node/node_modules (hyco-ws, when missing), target/ (shared with cargo).
+# Installs only into project-local places: the venv <repo>/.venv (maturin 1.16.0, pytest
+# 9.2.0, pysignalr 1.3.3 for the hub interop tests, its dependencies pinned by
+# tests/hub/python/requirements.txt), tests/node/node_modules (hyco-ws, when missing),
+# target/ (shared with cargo).
 # Steps: venv → the `interlink` binary (unless INTERLINK_BIN is set) → `maturin develop
 # --release` → `maturin build` and a clean temp venv that installs and imports the wheel →
 # pytest → the parity scenarios (outcomes in $INTERLINK_SCENARIO_OUT/python/, default
@@ -27,6 +29,8 @@ section "toolchain and venv"
 python3 --version
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q "maturin==1.16.0" "pytest==9.2.0"
+# pysignalr for the hub interop tests; its dependencies pinned like the hub interop suite's.
+"$VENV/bin/pip" install -q "pysignalr==1.3.3" -c "$ROOT/tests/hub/python/requirements.txt"
 "$VENV/bin/maturin" --version
 
 section "the interlink binary (for the CLI interop tests)"

@@ -13,8 +13,10 @@
 //!   dropped with the coroutine, so a registration left in smol's reactor cannot wake (and
 //!   enter Python) after the coroutine is gone.
 //!
-//! Every entry into Python from a Rust thread (a forwarded wake, the accept filter) goes
-//! through [`enter`]. At interpreter exit the package's `atexit` hook calls [`shutdown`]: no
+//! Forwarded wakes go through one thread of their own (`wake_elsewhere`): a Rust thread that
+//! wakes a coroutine never waits for the interpreter itself, so it cannot deadlock with a
+//! Python thread over a lock it holds while waking. Every entry into Python from a Rust
+//! thread (a forwarded wake, the accept filter) goes through [`enter`]. At interpreter exit the package's `atexit` hook calls [`shutdown`]: no
 //! new entries, and it waits for the ones in flight. Otherwise a thread blocked on the
 //! interpreter lock during finalization is ended with `pthread_exit`, which aborts the
 //! process when it unwinds through Rust frames.
@@ -22,7 +24,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -83,12 +85,39 @@ impl Wake for Forward {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(waker) = self.set(None)
-            && let Some(_entry) = enter()
-        {
-            waker.wake();
+        if let Some(waker) = self.set(None) {
+            wake_elsewhere(waker);
         }
     }
+}
+
+/// Wakes a coroutine's (asyncio) waker on the one thread kept for that.
+///
+/// Waking it needs the interpreter (`call_soon_threadsafe`), and whoever calls a waker may
+/// hold a lock: `event-listener` (behind async-channel) wakes while it holds its list's
+/// mutex. Were that thread to wait for the interpreter there, a Python thread holding the
+/// interpreter and taking the same mutex (dropping a cancelled coroutine's `recv()`, a
+/// `try_send`) would deadlock with it. The waker thread holds no lock when it waits.
+fn wake_elsewhere(waker: Waker) {
+    static WAKER_THREAD: OnceLock<mpsc::Sender<Waker>> = OnceLock::new();
+    let tx = WAKER_THREAD.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Waker>();
+        let spawned = std::thread::Builder::new()
+            .name("interlink-asyncio-waker".into())
+            .spawn(move || {
+                for waker in rx {
+                    if let Some(_entry) = enter() {
+                        waker.wake();
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("interlink: cannot start the asyncio waker thread: {e}");
+        }
+        tx
+    });
+    // Fails only when the thread could not start (reported above).
+    let _ = tx.send(waker);
 }
 
 /// A future polled with the interpreter released, through a forwarding waker.

@@ -37,6 +37,11 @@ pub enum Kind {
     Protocol,
     /// `ConfigError`: bad connection string, arguments or request (also a `ValueError`).
     Config,
+    /// `HubError`: a hub method (or a client result) failed; the message is the peer's text.
+    Hub,
+    /// `HubConnectionError`: a hub connection could not start, or ended (also a
+    /// `ConnectionError`).
+    HubConnection,
 }
 
 impl Kind {
@@ -53,6 +58,8 @@ impl Kind {
             Kind::ConnectionClosed => "ConnectionClosed",
             Kind::Protocol => "ProtocolError",
             Kind::Config => "ConfigError",
+            Kind::Hub => "HubError",
+            Kind::HubConnection => "HubConnectionError",
         }
     }
 }
@@ -91,7 +98,7 @@ impl ErrorInfo {
 }
 
 /// The class, code and status of a refusal with `status`.
-fn refusal(status: u16) -> (Kind, &'static str) {
+pub fn refusal(status: u16) -> (Kind, &'static str) {
     match status {
         401 => (Kind::Auth, "unauthorized"),
         403 => (Kind::Auth, "forbidden"),

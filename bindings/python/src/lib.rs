@@ -7,12 +7,18 @@
 //!
 //! Classes: `RelaySender`, `Response`, `WebSocket`, `NativeListener` (+ `Request`,
 //! `Responder`, `AcceptInfo`), `NativeGateway`, the sans-IO `GatewayMachine` (+
-//! `GatewayOutput`) and `TokenInfo`; functions `create_token`, `validate_token`.
+//! `GatewayOutput`) and `TokenInfo`; functions `create_token`, `validate_token`. SignalR
+//! hubs: `NativeHubClient` (+ `HubStream`, `ServerCall`, `UploadSink`) and `NativeHubServer`
+//! (+ `HubContext`, `MethodCall`, `ServerUpload`), with values converted by [`hub_value`].
 
 pub mod convert;
 pub mod detach;
 pub mod errors;
 pub mod gateway;
+pub mod hub_client;
+pub mod hub_errors;
+pub mod hub_server;
+pub mod hub_value;
 pub mod listener;
 pub mod machine;
 pub mod sender;
@@ -39,5 +45,14 @@ fn _interlink(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tokens::create_token, m)?)?;
     m.add_function(wrap_pyfunction!(tokens::validate_token, m)?)?;
     m.add_function(wrap_pyfunction!(detach::_shutdown, m)?)?;
+    // SignalR hubs: client (hub_client.rs) and server (hub_server.rs).
+    m.add_class::<hub_client::NativeHubClient>()?;
+    m.add_class::<hub_client::HubStream>()?;
+    m.add_class::<hub_client::ServerCall>()?;
+    m.add_class::<hub_client::UploadSink>()?;
+    m.add_class::<hub_server::NativeHubServer>()?;
+    m.add_class::<hub_server::PyHubContext>()?;
+    m.add_class::<hub_server::MethodCall>()?;
+    m.add_class::<hub_server::ServerUpload>()?;
     Ok(())
 }

@@ -6,6 +6,8 @@ Connections compatible), from asyncio.
 - :class:`RelaySender` — HTTP requests and WebSockets to a listener.
 - :class:`GatewayMachine` — the sans-IO gateway state machine (bring your own I/O).
 - :func:`create_token`, :func:`validate_token` — SAS tokens.
+- :class:`HubClient`, :class:`HubServer`, :func:`start_demo_hub_server` — SignalR hubs
+  (client and server, JSON and MessagePack).
 - :mod:`interlink.errors` — the exception hierarchy (``RelayError`` and subclasses).
 
 Every ``async`` method is a native coroutine awaited by asyncio; the I/O runs on interlink's
@@ -30,6 +32,7 @@ from ._interlink import (
     validate_token,
 )
 from ._gateway import Gateway
+from ._hub import DemoHubServer, HubClient, HubContext, HubServer, HubStream, start_demo_hub_server
 from ._listener import RelayListener
 from ._opening import Opening
 from .errors import (
@@ -37,6 +40,8 @@ from .errors import (
     ClosedError,
     ConfigError,
     ConnectionClosed,
+    HubConnectionError,
+    HubError,
     NetworkError,
     NotFoundError,
     ProtocolError,
@@ -54,9 +59,16 @@ __all__ = [
     "ClosedError",
     "ConfigError",
     "ConnectionClosed",
+    "DemoHubServer",
     "Gateway",
     "GatewayMachine",
     "GatewayOutput",
+    "HubClient",
+    "HubConnectionError",
+    "HubContext",
+    "HubError",
+    "HubServer",
+    "HubStream",
     "NetworkError",
     "NotFoundError",
     "Opening",
@@ -73,5 +85,6 @@ __all__ = [
     "__version__",
     "create_token",
     "errors",
+    "start_demo_hub_server",
     "validate_token",
 ]

@@ -10,8 +10,11 @@
     ├── NetworkError                DNS, TCP, TLS, HTTP; also a builtins.ConnectionError
     ├── ClosedError                 the listener or socket is closed
     │   └── ConnectionClosed        the peer closed a WebSocket: .close_code, .close_reason
-    ├── ProtocolError               the relay broke the Hybrid Connections protocol
-    └── ConfigError                 bad connection string, argument or request; also a ValueError
+    ├── ProtocolError               the relay (or a hub) broke its protocol
+    ├── ConfigError                 bad connection string, argument or request; also a ValueError
+    ├── HubError                    a hub method or a client result failed: the peer's error text
+    └── HubConnectionError          a hub connection could not start or ended; also a
+                                    builtins.ConnectionError
 
 Codes (stable): ``unauthorized`` (401), ``forbidden`` (403), ``credentials_missing``,
 ``credentials_unsupported``, ``token_missing``, ``token_malformed``, ``unknown_key_name``,
@@ -20,6 +23,12 @@ Codes (stable): ``unauthorized`` (401), ``forbidden`` (403), ``credentials_missi
 ``connection_closed``, ``protocol``, ``connection_string``, ``missing_entity_path``,
 ``invalid_request``, ``invalid_response``, ``invalid_body``, ``invalid_message``,
 ``invalid_argument``, ``invalid_rights``, ``invalid_limit``, ``tls``, ``relay``.
+
+Hub codes: ``hub`` (a method's error), ``client`` (a client result's error), ``internal``,
+``invalid_value``, ``invalid_url``, ``negotiate``, ``too_many_redirects``, ``no_transport``,
+``handshake_rejected``, ``handshake_timeout``, ``server_closed``, ``server_timeout``,
+``client_result_timeout``, ``connection_closed``, ``not_connected``, ``already_started``,
+``stopped``; hub refusals reuse ``unauthorized``, ``forbidden``, ``not_found``, ``refused``.
 
 The native module raises these; they are plain Python classes so that ``TimeoutError`` can
 derive from both ``RelayError`` and the builtin.
@@ -41,6 +50,8 @@ __all__ = [
     "ConnectionClosed",
     "ProtocolError",
     "ConfigError",
+    "HubError",
+    "HubConnectionError",
 ]
 
 
@@ -113,3 +124,16 @@ class ProtocolError(RelayError):
 
 class ConfigError(RelayError, ValueError):
     """A malformed connection string, argument, request or response."""
+
+
+class HubError(RelayError):
+    """A hub method failed (the server's Completion error), or a client result did.
+
+    ``str(error)`` is the peer's text, e.g. ``"An unexpected error occurred invoking 'x' on
+    the server. HubException: …"``.
+    """
+
+
+class HubConnectionError(RelayError, builtins.ConnectionError):
+    """A hub connection could not be started (negotiate, handshake) or ended (the server
+    closed it, the connection was lost); also calls on a client that is not connected."""
