@@ -241,9 +241,7 @@ impl HubDecoder {
     fn next_body(&mut self) -> Result<Option<Bytes>, CodecError> {
         match self.protocol {
             HubProtocol::Json => {
-                let found = self.buf[self.scanned..]
-                    .iter()
-                    .position(|&b| b == RECORD_SEPARATOR);
+                let found = memchr::memchr(RECORD_SEPARATOR, &self.buf[self.scanned..]);
                 match found {
                     Some(i) => {
                         let len = self.scanned + i;
