@@ -96,23 +96,41 @@ pub fn encode(
     msg: &HubMessage,
     out: &mut BytesMut,
 ) -> Result<(), CodecError> {
-    match protocol {
+    let start = out.len();
+    let written = match protocol {
         HubProtocol::Json => {
-            let start = out.len();
-            let written = json::write_message(msg, out);
-            if written.is_err() {
-                out.truncate(start);
-            }
-            written?;
-            out.put_u8(RECORD_SEPARATOR);
+            out.reserve(json::size_hint(msg) + 1);
+            json::write_message(msg, out).map(|()| out.put_u8(RECORD_SEPARATOR))
         }
-        HubProtocol::MessagePack => {
-            let mut body = Vec::new();
-            msgpack::write_message(msg, &mut body)?;
-            varint::encode(body.len(), out)?;
-            out.put_slice(&body);
-        }
+        HubProtocol::MessagePack => encode_msgpack(msg, out, start),
+    };
+    if written.is_err() {
+        out.truncate(start);
     }
+    written
+}
+
+/// Writes the body straight into `out` behind room for its length prefix, sized by
+/// [`msgpack::body_size_hint`] (exact unless a JSON raw value had to be transcoded); when the
+/// body's prefix turns out shorter or longer than that room, the body is moved (rare: only
+/// a transcoded value whose size crosses a VarInt boundary, 128 B, 16 KiB, …).
+fn encode_msgpack(msg: &HubMessage, out: &mut BytesMut, start: usize) -> Result<(), CodecError> {
+    let hint = msgpack::body_size_hint(msg);
+    let room = varint::encoded_len(hint);
+    out.reserve(room + hint);
+    out.put_bytes(0, room);
+    msgpack::write_body(msg, out)?;
+    let body_start = start + room;
+    let body_len = out.len() - body_start;
+    let (prefix, n) = varint::prefix(body_len)?;
+    if n != room {
+        if n > room {
+            out.put_bytes(0, n - room);
+        }
+        out.copy_within(body_start..body_start + body_len, start + n);
+        out.truncate(start + n + body_len);
+    }
+    out[start..start + n].copy_from_slice(&prefix[..n]);
     Ok(())
 }
 

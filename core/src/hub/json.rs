@@ -185,6 +185,97 @@ pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
     Ok(Decoded::Message(msg))
 }
 
+/// A JSON string literal: the text plus quotes (escapes not counted).
+fn str_size(s: &str) -> usize {
+    s.len() + 2
+}
+
+/// A raw value: copied when JSON; transcoded from MessagePack, where `bin` grows by a third
+/// as base64 and small numbers take more digits than bytes.
+fn raw_size(value: &RawValue) -> usize {
+    match value {
+        RawValue::Json(b) => b.len(),
+        RawValue::MessagePack(b) => b.len() + b.len() / 2 + 8,
+    }
+}
+
+fn headers_size(headers: &Headers) -> usize {
+    if headers.is_empty() {
+        return 0;
+    }
+    // `,"headers":{` … `}`, `"k":"v"` per entry, commas between.
+    13 + commas(headers.len())
+        + headers
+            .iter()
+            .map(|(k, v)| str_size(k) + str_size(v) + 1)
+            .sum::<usize>()
+}
+
+/// The commas between `n` elements.
+fn commas(n: usize) -> usize {
+    n.saturating_sub(1)
+}
+
+/// About the length of `msg`'s text (without `0x1E`), so the codec can size the buffer
+/// once: exact when raw values are JSON and strings need no escapes, except for Ack and
+/// Sequence (room for 20 digits).
+pub(crate) fn size_hint(msg: &HubMessage) -> usize {
+    // `{"type":N}` and `,"invocationId":`.
+    const BASE: usize = 10;
+    const ID_KEY: usize = 16;
+    BASE + match msg {
+        HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => {
+            headers_size(&inv.headers)
+                + inv.invocation_id.as_deref().map_or(0, |id| ID_KEY + str_size(id))
+                // `,"target":` and `,"arguments":[]`, a comma per argument.
+                + 10
+                + str_size(&inv.target)
+                + 15
+                + commas(inv.arguments.len())
+                + inv.arguments.iter().map(raw_size).sum::<usize>()
+                // `,"streamIds":[]`.
+                + if inv.stream_ids.is_empty() { 0 } else { 15 }
+                + commas(inv.stream_ids.len())
+                + inv.stream_ids.iter().map(|s| str_size(s)).sum::<usize>()
+        }
+        // `,"item":`.
+        HubMessage::StreamItem {
+            headers,
+            invocation_id,
+            item,
+        } => headers_size(headers) + ID_KEY + str_size(invocation_id) + 8 + raw_size(item),
+        // `,"result":` / `,"error":`.
+        HubMessage::Completion {
+            headers,
+            invocation_id,
+            result,
+        } => {
+            headers_size(headers)
+                + ID_KEY
+                + str_size(invocation_id)
+                + match result {
+                    CompletionResult::Void => 0,
+                    CompletionResult::Value(v) => 10 + raw_size(v),
+                    CompletionResult::Error(e) => 9 + str_size(e),
+                }
+        }
+        HubMessage::CancelInvocation {
+            headers,
+            invocation_id,
+        } => headers_size(headers) + ID_KEY + str_size(invocation_id),
+        HubMessage::Ping => 0,
+        // `,"error":` and `,"allowReconnect":true`.
+        HubMessage::Close {
+            error,
+            allow_reconnect,
+        } => {
+            error.as_deref().map_or(0, |e| 9 + str_size(e)) + if *allow_reconnect { 22 } else { 0 }
+        }
+        // `,"sequenceId":` and up to 20 digits.
+        HubMessage::Ack { .. } | HubMessage::Sequence { .. } => 14 + 20,
+    }
+}
+
 /// Appends `,"name":` (the comma is always needed: `type` is written first).
 fn key(out: &mut BytesMut, name: &str) {
     out.put_u8(b',');

@@ -24,12 +24,11 @@
 
 use base64::Engine as _;
 use bytes::{BufMut, Bytes};
-use rmp::encode::ByteBuf;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::message::{HubProtocol, RawValue};
-use super::msgpack::{Cursor, Item, MpError};
+use super::msgpack::{self as mp, Cursor, Item, MpError};
 
 /// The deepest nesting of arrays and maps a transcoded value may have: 127 levels, serde_json's
 /// own recursion limit, so every JSON text the transcoder writes also parses with serde_json.
@@ -119,9 +118,9 @@ impl RawValue {
         match protocol {
             HubProtocol::Json => Ok(RawValue::Json(Bytes::from(json))),
             HubProtocol::MessagePack => {
-                let mut out = ByteBuf::new();
+                let mut out = Vec::with_capacity(json.len());
                 json_to_msgpack(&json, &mut out)?;
-                Ok(RawValue::MessagePack(Bytes::from(out.into_vec())))
+                Ok(RawValue::MessagePack(Bytes::from(out)))
             }
         }
     }
@@ -152,9 +151,9 @@ impl RawValue {
         match self {
             RawValue::MessagePack(b) => Ok(b.clone()),
             RawValue::Json(b) => {
-                let mut out = ByteBuf::with_capacity(b.len());
+                let mut out = Vec::with_capacity(b.len());
                 json_to_msgpack(b, &mut out)?;
-                Ok(Bytes::from(out.into_vec()))
+                Ok(Bytes::from(out))
             }
         }
     }
@@ -544,7 +543,7 @@ impl JsonParser<'_> {
 }
 
 /// Transcodes one JSON value (surrounding whitespace allowed) to MessagePack.
-pub(crate) fn json_to_msgpack(src: &[u8], out: &mut ByteBuf) -> Result<(), ValueError> {
+pub(crate) fn json_to_msgpack(src: &[u8], out: &mut impl BufMut) -> Result<(), ValueError> {
     std::str::from_utf8(src).map_err(|_| ValueError::InvalidJson("invalid UTF-8".into()))?;
     let mut p = JsonParser { s: src, pos: 0 };
     let node = p.value(0)?;
@@ -556,38 +555,24 @@ pub(crate) fn json_to_msgpack(src: &[u8], out: &mut ByteBuf) -> Result<(), Value
     Ok(())
 }
 
-fn write_node(node: &Node, out: &mut ByteBuf) {
-    use rmp::encode as w;
-    // Writing into a ByteBuf cannot fail (its error type is `Infallible`).
+fn write_node(node: &Node, out: &mut impl BufMut) {
     match node {
-        Node::Null => {
-            let Ok(()) = w::write_nil(out);
-        }
-        Node::Bool(b) => {
-            let Ok(()) = w::write_bool(out, *b);
-        }
-        Node::Uint(n) => {
-            let Ok(_) = w::write_uint(out, *n);
-        }
-        Node::Int(n) => {
-            let Ok(_) = w::write_sint(out, *n);
-        }
-        Node::Float(f) => {
-            let Ok(()) = w::write_f64(out, *f);
-        }
-        Node::Str(s) => {
-            let Ok(()) = w::write_str(out, s);
-        }
+        Node::Null => mp::put_nil(out),
+        Node::Bool(b) => mp::put_bool(out, *b),
+        Node::Uint(n) => mp::put_uint(out, *n),
+        Node::Int(n) => mp::put_sint(out, *n),
+        Node::Float(f) => mp::put_f64(out, *f),
+        Node::Str(s) => mp::put_str(out, s),
         Node::Array(items) => {
-            let Ok(_) = w::write_array_len(out, items.len() as u32);
+            mp::put_array_len(out, items.len());
             for item in items {
                 write_node(item, out);
             }
         }
         Node::Map(entries) => {
-            let Ok(_) = w::write_map_len(out, entries.len() as u32);
+            mp::put_map_len(out, entries.len());
             for (k, v) in entries {
-                let Ok(()) = w::write_str(out, k);
+                mp::put_str(out, k);
                 write_node(v, out);
             }
         }
