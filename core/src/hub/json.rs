@@ -23,7 +23,7 @@ use serde_json::value::RawValue as JsonRaw;
 
 use super::codec::{CodecError, Decoded, RECORD_SEPARATOR};
 use super::message::{CompletionResult, Headers, HubMessage, Invocation, RawValue};
-use super::value::{ValueError, msgpack_to_json, put_json_str};
+use super::value::{ValueError, msgpack_to_json, put_json_str, put_u64};
 
 /// Every member the reader knows, as found in one message object.
 #[derive(Default)]
@@ -300,11 +300,21 @@ fn put_headers(out: &mut BytesMut, headers: &Headers) {
     out.put_u8(b'}');
 }
 
+/// Appends one raw value. A JSON value is copied as it is, after one check: it must not
+/// contain the `0x1E` record separator, or a peer would cut the frame there. Valid JSON never
+/// contains a raw `0x1E` (control characters can only appear escaped, inside strings), so
+/// values our decoder returned (cut at the first separator and parsed) or `from_serde` built
+/// (serde_json escapes control characters) always pass; but `RawValue::Json` holds any bytes
+/// a caller gives it, and the writer cannot tell where a value came from, so it checks every
+/// value — a SIMD `memchr` scan, far cheaper than the copy that follows, instead of a full
+/// JSON validation. A MessagePack value is transcoded, which writes only valid JSON.
 fn put_raw(out: &mut BytesMut, value: &RawValue) -> Result<(), CodecError> {
     match value {
-        RawValue::Json(b) if b.contains(&RECORD_SEPARATOR) => Err(CodecError::Value(
-            ValueError::InvalidJson("raw JSON value contains the 0x1E separator".into()),
-        )),
+        RawValue::Json(b) if memchr::memchr(RECORD_SEPARATOR, b).is_some() => {
+            Err(CodecError::Value(ValueError::InvalidJson(
+                "raw JSON value contains the 0x1E separator".into(),
+            )))
+        }
         RawValue::Json(b) => {
             out.put_slice(b);
             Ok(())
@@ -357,7 +367,8 @@ fn put_invocation(out: &mut BytesMut, inv: &Invocation, stream: bool) -> Result<
 /// id; `out` may then hold a partial text (the [`codec`](super::codec) functions discard it).
 pub fn write_message(msg: &HubMessage, out: &mut BytesMut) -> Result<(), CodecError> {
     out.put_slice(b"{\"type\":");
-    out.put_slice(msg.type_id().to_string().as_bytes());
+    // Types are 1–9: one digit.
+    out.put_u8(b'0' + msg.type_id());
     match msg {
         HubMessage::Invocation(inv) => put_invocation(out, inv, false)?,
         HubMessage::StreamInvocation(inv) => put_invocation(out, inv, true)?,
@@ -416,7 +427,7 @@ pub fn write_message(msg: &HubMessage, out: &mut BytesMut) -> Result<(), CodecEr
         }
         HubMessage::Ack { sequence_id } | HubMessage::Sequence { sequence_id } => {
             key(out, "sequenceId");
-            out.put_slice(sequence_id.to_string().as_bytes());
+            put_u64(out, *sequence_id);
         }
     }
     out.put_u8(b'}');

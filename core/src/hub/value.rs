@@ -200,6 +200,29 @@ pub(crate) fn put_json_str(out: &mut impl BufMut, s: &str) {
     out.put_u8(b'"');
 }
 
+/// Appends the decimal digits of `n` (what `n.to_string()` gives, without allocating).
+pub(crate) fn put_u64(out: &mut impl BufMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[at..]);
+}
+
+/// Appends `n` in decimal, with a `-` when negative.
+pub(crate) fn put_i64(out: &mut impl BufMut, n: i64) {
+    if n < 0 {
+        out.put_u8(b'-');
+    }
+    put_u64(out, n.unsigned_abs());
+}
+
 /// Transcodes exactly one MessagePack object (`src` must hold nothing else) to JSON text.
 pub(crate) fn msgpack_to_json(src: &[u8], out: &mut impl BufMut) -> Result<(), ValueError> {
     let mut cur = Cursor::new(src);
@@ -220,8 +243,8 @@ fn write_json(cur: &mut Cursor<'_>, out: &mut impl BufMut, depth: usize) -> Resu
     match cur.read_item()? {
         Item::Nil => out.put_slice(b"null"),
         Item::Bool(b) => out.put_slice(if b { b"true" } else { b"false" }),
-        Item::Uint(n) => out.put_slice(n.to_string().as_bytes()),
-        Item::Int(n) => out.put_slice(n.to_string().as_bytes()),
+        Item::Uint(n) => put_u64(out, n),
+        Item::Int(n) => put_i64(out, n),
         Item::F64(f) => put_f64(out, f)?,
         // The shortest text of the f32, read back as f64: 1.1f32 stays "1.1".
         Item::F32(f) if f.is_finite() => put_f64(out, f.to_string().parse().unwrap_or(f64::NAN))?,

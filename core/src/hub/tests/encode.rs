@@ -159,3 +159,36 @@ fn json_size_hint_is_exact_without_escapes() {
         }
     }
 }
+
+#[test]
+fn a_separator_anywhere_in_a_json_value_is_refused() {
+    use crate::hub::{CompletionResult, ValueError};
+    for len in [1usize, 15, 16, 31, 32, 33, 63, 64, 65, 100, 1000] {
+        for at in [0, len / 2, len - 1] {
+            let mut text = vec![b' '; len];
+            text[at] = crate::hub::RECORD_SEPARATOR;
+            let value = RawValue::Json(text.into());
+            let messages = [
+                HubMessage::Invocation(invocation(None, "m", vec![js("1"), value.clone()])),
+                HubMessage::StreamItem {
+                    headers: Headers::new(),
+                    invocation_id: "1".into(),
+                    item: value.clone(),
+                },
+                HubMessage::Completion {
+                    headers: Headers::new(),
+                    invocation_id: "1".into(),
+                    result: CompletionResult::Value(value.clone()),
+                },
+            ];
+            for msg in &messages {
+                let mut out = BytesMut::from(&b"prev"[..]);
+                assert!(matches!(
+                    encode(HubProtocol::Json, msg, &mut out),
+                    Err(CodecError::Value(ValueError::InvalidJson(_)))
+                ));
+                assert_eq!(&out[..], b"prev");
+            }
+        }
+    }
+}
