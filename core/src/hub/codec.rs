@@ -18,6 +18,10 @@ use super::{json, msgpack, varint};
 /// The byte that ends every JSON message (and the handshake).
 pub const RECORD_SEPARATOR: u8 = 0x1E;
 
+/// The most [`HubDecoder`] reserves ahead for a MessagePack body whose prefix it has read but
+/// whose bytes have not all arrived: 1 MiB.
+const PRE_RESERVE_MAX: usize = 1 << 20;
+
 /// A hub message could not be decoded: the peer broke the hub protocol or a limit. A server
 /// answers every such error by sending Close with `error: "Connection closed with an error."`
 /// (with detailed errors enabled: `"Connection closed with an error. InvalidDataException: …"`,
@@ -96,23 +100,41 @@ pub fn encode(
     msg: &HubMessage,
     out: &mut BytesMut,
 ) -> Result<(), CodecError> {
-    match protocol {
+    let start = out.len();
+    let written = match protocol {
         HubProtocol::Json => {
-            let start = out.len();
-            let written = json::write_message(msg, out);
-            if written.is_err() {
-                out.truncate(start);
-            }
-            written?;
-            out.put_u8(RECORD_SEPARATOR);
+            out.reserve(json::size_hint(msg) + 1);
+            json::write_message(msg, out).map(|()| out.put_u8(RECORD_SEPARATOR))
         }
-        HubProtocol::MessagePack => {
-            let mut body = Vec::new();
-            msgpack::write_message(msg, &mut body)?;
-            varint::encode(body.len(), out)?;
-            out.put_slice(&body);
-        }
+        HubProtocol::MessagePack => encode_msgpack(msg, out, start),
+    };
+    if written.is_err() {
+        out.truncate(start);
     }
+    written
+}
+
+/// Writes the body straight into `out` behind room for its length prefix, sized by
+/// [`msgpack::body_size_hint`] (exact unless a JSON raw value had to be transcoded); when the
+/// body's prefix turns out shorter or longer than that room, the body is moved (rare: only
+/// a transcoded value whose size crosses a VarInt boundary, 128 B, 16 KiB, …).
+fn encode_msgpack(msg: &HubMessage, out: &mut BytesMut, start: usize) -> Result<(), CodecError> {
+    let hint = msgpack::body_size_hint(msg);
+    let room = varint::encoded_len(hint);
+    out.reserve(room + hint);
+    out.put_bytes(0, room);
+    msgpack::write_body(msg, out)?;
+    let body_start = start + room;
+    let body_len = out.len() - body_start;
+    let (prefix, n) = varint::prefix(body_len)?;
+    if n != room {
+        if n > room {
+            out.put_bytes(0, n - room);
+        }
+        out.copy_within(body_start..body_start + body_len, start + n);
+        out.truncate(start + n + body_len);
+    }
+    out[start..start + n].copy_from_slice(&prefix[..n]);
     Ok(())
 }
 
@@ -151,6 +173,8 @@ pub struct HubDecoder {
     buf: BytesMut,
     /// JSON: how many bytes at the front of `buf` are known not to hold a separator.
     scanned: usize,
+    /// The size of the last piece fed.
+    last_feed: usize,
     skipped_unknown: u64,
     error: Option<CodecError>,
 }
@@ -165,6 +189,7 @@ impl HubDecoder {
             max_message_size,
             buf: BytesMut::new(),
             scanned: 0,
+            last_feed: 0,
             skipped_unknown: 0,
             error: None,
         }
@@ -182,12 +207,14 @@ impl HubDecoder {
 
     /// Appends received bytes.
     pub fn feed(&mut self, data: &[u8]) {
+        self.last_feed = data.len();
         self.buf.extend_from_slice(data);
     }
 
     /// Appends received bytes; takes them over without a copy when nothing is buffered and
     /// `data` is not shared.
     pub fn feed_bytes(&mut self, data: Bytes) {
+        self.last_feed = data.len();
         if self.buf.is_empty() {
             match data.try_into_mut() {
                 Ok(owned) => self.buf = owned,
@@ -241,9 +268,7 @@ impl HubDecoder {
     fn next_body(&mut self) -> Result<Option<Bytes>, CodecError> {
         match self.protocol {
             HubProtocol::Json => {
-                let found = self.buf[self.scanned..]
-                    .iter()
-                    .position(|&b| b == RECORD_SEPARATOR);
+                let found = memchr::memchr(RECORD_SEPARATOR, &self.buf[self.scanned..]);
                 match found {
                     Some(i) => {
                         let len = self.scanned + i;
@@ -272,11 +297,108 @@ impl HubDecoder {
                     return Err(self.too_large(len));
                 }
                 if self.buf.len() < prefix + len {
+                    // The body is still arriving: make room for the rest of it, and for one
+                    // more piece as large as the last one (which may carry the start of the
+                    // next message too), so the pieces that follow are copied once instead of
+                    // regrowing the buffer, which copies it all each time. At most
+                    // PRE_RESERVE_MAX ahead: a peer that announces a large body and sends
+                    // nothing more must not make us reserve much.
+                    let missing = prefix + len - self.buf.len();
+                    let ahead = missing.saturating_add(self.last_feed);
+                    self.buf.reserve(ahead.min(PRE_RESERVE_MAX));
                     return Ok(None);
                 }
                 self.buf.advance(prefix);
                 Ok(Some(self.buf.split_to(len).freeze()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::message::{Headers, Invocation, RawValue};
+
+    fn upload(size: usize) -> HubMessage {
+        let mut bin = vec![0xC6];
+        bin.extend_from_slice(&(size as u32).to_be_bytes());
+        bin.resize(5 + size, 0xAB);
+        HubMessage::Invocation(Invocation {
+            headers: Headers::new(),
+            invocation_id: None,
+            target: "upload".into(),
+            arguments: vec![RawValue::MessagePack(bin.into())],
+            stream_ids: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn room_for_a_whole_msgpack_body_is_reserved_once_its_prefix_is_read() {
+        let msg = upload(65_536);
+        let frame = encode_to_bytes(HubProtocol::MessagePack, &msg).unwrap();
+        let mut dec = HubDecoder::new(HubProtocol::MessagePack, 1 << 20);
+        let mut chunks = frame.chunks(4096);
+        dec.feed(chunks.next().unwrap());
+        assert_eq!(dec.next_message(), Ok(None));
+        assert!(dec.buf.capacity() >= frame.len());
+        let before = dec.buf.as_ptr();
+        for chunk in chunks {
+            dec.feed(chunk);
+            assert_eq!(dec.buf.as_ptr(), before, "the buffer never moved");
+            if dec.buffered_len() < frame.len() {
+                assert_eq!(dec.next_message(), Ok(None));
+            }
+        }
+        assert_eq!(dec.next_message(), Ok(Some(msg)));
+    }
+
+    #[test]
+    fn back_to_back_msgpack_bodies_in_pieces_do_not_regrow_the_buffer() {
+        let msg = upload(65_536);
+        let frame = encode_to_bytes(HubProtocol::MessagePack, &msg).unwrap();
+        let wire: Vec<u8> = frame
+            .iter()
+            .copied()
+            .cycle()
+            .take(frame.len() * 5)
+            .collect();
+        for piece in [1000, 4096, 65_536] {
+            let mut dec = HubDecoder::new(HubProtocol::MessagePack, 1 << 20);
+            let (mut got, mut moved_by_feed) = (0, 0);
+            for chunk in wire.chunks(piece) {
+                let before = dec.buf.as_ptr();
+                dec.feed(chunk);
+                if dec.buf.as_ptr() != before {
+                    moved_by_feed += 1;
+                }
+                while let Some(m) = dec.next_message().unwrap() {
+                    assert_eq!(m, msg);
+                    got += 1;
+                }
+            }
+            assert_eq!(got, 5);
+            // Only the first piece allocates; every later one lands in reserved room.
+            assert_eq!(moved_by_feed, 1, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn reserving_ahead_is_capped() {
+        // A prefix announcing 100 MiB (under a 200 MiB limit), then nothing.
+        let mut prefix = BytesMut::new();
+        varint::encode(100 << 20, &mut prefix).unwrap();
+        let mut dec = HubDecoder::new(HubProtocol::MessagePack, 200 << 20);
+        dec.feed(&prefix);
+        assert_eq!(dec.next_message(), Ok(None));
+        assert!(dec.buf.capacity() <= 2 * PRE_RESERVE_MAX);
+        // Over the limit: refused at once, nothing reserved.
+        let mut dec = HubDecoder::new(HubProtocol::MessagePack, 1 << 20);
+        dec.feed(&prefix);
+        assert!(matches!(
+            dec.next_message(),
+            Err(CodecError::MessageTooLarge { .. })
+        ));
+        assert!(dec.buf.capacity() < 64);
     }
 }

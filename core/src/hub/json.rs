@@ -16,108 +16,242 @@
 //! copied as they are (only checked not to contain the `0x1E` separator).
 
 use std::cell::Cell;
+use std::marker::PhantomData;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue as JsonRaw;
 
 use super::codec::{CodecError, Decoded, RECORD_SEPARATOR};
 use super::message::{CompletionResult, Headers, HubMessage, Invocation, RawValue};
-use super::value::{ValueError, msgpack_to_json, put_json_str};
+use super::value::{ValueError, msgpack_to_json, put_json_str, put_u64};
 
-/// Every member the reader knows, as found in one message object.
+/// Every member the reader knows, as found in one message object. Raw values are already
+/// slices of the message text.
 #[derive(Default)]
-struct Fields<'de> {
+struct Fields {
     type_id: Option<u64>,
     headers: Option<Headers>,
     invocation_id: Option<String>,
     target: Option<String>,
-    arguments: Option<Vec<&'de JsonRaw>>,
+    arguments: Option<Vec<RawValue>>,
     stream_ids: Option<Vec<String>>,
-    item: Option<&'de JsonRaw>,
-    result: Option<&'de JsonRaw>,
+    item: Option<RawValue>,
+    result: Option<RawValue>,
     error: Option<String>,
     allow_reconnect: Option<bool>,
     sequence_id: Option<u64>,
 }
 
-/// Reads the message object member by member. `current` names the member being read, so a
-/// type error can be reported as [`CodecError::InvalidField`] with that name.
-struct FieldsSeed<'c> {
-    current: &'c Cell<Option<&'static str>>,
+/// The member names the reader knows (anything else is `Other` and skipped).
+enum Key {
+    Type,
+    Headers,
+    InvocationId,
+    Target,
+    Arguments,
+    StreamIds,
+    Item,
+    Result,
+    Error,
+    AllowReconnect,
+    SequenceId,
+    Other,
 }
 
-impl FieldsSeed<'_> {
-    fn member<'de, A: MapAccess<'de>, T: de::Deserialize<'de>>(
-        &self,
-        map: &mut A,
-        name: &'static str,
-    ) -> Result<T, A::Error> {
-        self.current.set(Some(name));
-        let v = map.next_value()?;
-        self.current.set(None);
-        Ok(v)
+impl<'de> de::Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        d.deserialize_identifier(KeyVisitor)
     }
 }
 
-impl<'de> DeserializeSeed<'de> for FieldsSeed<'_> {
-    type Value = Fields<'de>;
+struct KeyVisitor;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Fields<'de>, D::Error> {
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a member name")
+    }
+
+    // serde_json calls this for every key, borrowed or unescaped.
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+        Ok(match key {
+            "type" => Key::Type,
+            "headers" => Key::Headers,
+            "invocationId" => Key::InvocationId,
+            "target" => Key::Target,
+            "arguments" => Key::Arguments,
+            "streamIds" => Key::StreamIds,
+            "item" => Key::Item,
+            "result" => Key::Result,
+            "error" => Key::Error,
+            "allowReconnect" => Key::AllowReconnect,
+            "sequenceId" => Key::SequenceId,
+            _ => Key::Other,
+        })
+    }
+}
+
+/// One raw JSON value, as a zero-copy slice of the message text.
+#[derive(Clone, Copy)]
+struct RawSeed<'t> {
+    text: &'t Bytes,
+}
+
+impl<'de> DeserializeSeed<'de> for RawSeed<'_> {
+    type Value = RawValue;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawValue, D::Error> {
+        let v = <&JsonRaw as de::Deserialize>::deserialize(d)?;
+        Ok(RawValue::Json(self.text.slice_ref(v.get().as_bytes())))
+    }
+}
+
+/// `arguments`: an array of raw values pushed straight into the final list, or `null`.
+struct ArgumentsSeed<'t> {
+    text: &'t Bytes,
+}
+
+impl<'de> DeserializeSeed<'de> for ArgumentsSeed<'_> {
+    type Value = Option<Vec<RawValue>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArgumentsSeed<'_> {
+    type Value = Option<Vec<RawValue>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of arguments")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+            .map(|v| v.map(Some).unwrap_or_default())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let raw = RawSeed { text: self.text };
+        let mut args = Vec::new();
+        while let Some(v) = seq.next_element_seed(raw)? {
+            args.push(v);
+        }
+        Ok(Some(args))
+    }
+}
+
+/// Reads the message object member by member into `fields`. `current` names the member
+/// being read, so a type error can be reported as [`CodecError::InvalidField`] with that
+/// name.
+struct FieldsSeed<'c> {
+    current: &'c Cell<Option<&'static str>>,
+    text: &'c Bytes,
+    fields: &'c mut Fields,
+}
+
+/// Reads the value of the member `name`, naming it in `current` meanwhile.
+fn member<'de, A: MapAccess<'de>, S: DeserializeSeed<'de>>(
+    current: &Cell<Option<&'static str>>,
+    map: &mut A,
+    name: &'static str,
+    seed: S,
+) -> Result<S::Value, A::Error> {
+    current.set(Some(name));
+    let v = map.next_value_seed(seed)?;
+    current.set(None);
+    Ok(v)
+}
+
+impl<'de> DeserializeSeed<'de> for FieldsSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for FieldsSeed<'_> {
-    type Value = Fields<'de>;
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a hub message object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-        let mut f = Fields::default();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match key.as_ref() {
-                "type" => f.type_id = self.member(&mut map, "type")?,
-                "headers" => f.headers = self.member(&mut map, "headers")?,
-                "invocationId" => f.invocation_id = self.member(&mut map, "invocationId")?,
-                "target" => f.target = self.member(&mut map, "target")?,
-                "arguments" => f.arguments = self.member(&mut map, "arguments")?,
-                "streamIds" => f.stream_ids = self.member(&mut map, "streamIds")?,
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let FieldsSeed {
+            current,
+            text,
+            fields: f,
+        } = self;
+        let raw = RawSeed { text };
+        while let Some(key) = map.next_key::<Key>()? {
+            let m = &mut map;
+            match key {
+                Key::Type => f.type_id = member(current, m, "type", PhantomData)?,
+                Key::Headers => f.headers = member(current, m, "headers", PhantomData)?,
+                Key::InvocationId => {
+                    f.invocation_id = member(current, m, "invocationId", PhantomData)?
+                }
+                Key::Target => f.target = member(current, m, "target", PhantomData)?,
+                Key::Arguments => {
+                    f.arguments = member(current, m, "arguments", ArgumentsSeed { text })?;
+                }
+                Key::StreamIds => f.stream_ids = member(current, m, "streamIds", PhantomData)?,
                 // A raw value: `null` is kept as the value `null`, not read as "absent".
-                "item" => f.item = Some(self.member(&mut map, "item")?),
-                "result" => f.result = Some(self.member(&mut map, "result")?),
-                "error" => f.error = self.member(&mut map, "error")?,
-                "allowReconnect" => f.allow_reconnect = self.member(&mut map, "allowReconnect")?,
-                "sequenceId" => f.sequence_id = self.member(&mut map, "sequenceId")?,
-                _ => {
+                Key::Item => f.item = Some(member(current, m, "item", raw)?),
+                Key::Result => f.result = Some(member(current, m, "result", raw)?),
+                Key::Error => f.error = member(current, m, "error", PhantomData)?,
+                Key::AllowReconnect => {
+                    f.allow_reconnect = member(current, m, "allowReconnect", PhantomData)?;
+                }
+                Key::SequenceId => f.sequence_id = member(current, m, "sequenceId", PhantomData)?,
+                Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(f)
+        Ok(())
     }
 }
 
-fn parse_fields(text: &str) -> Result<Fields<'_>, CodecError> {
+/// Parses the message object; raw values are slices of `text` (which `s` is the UTF-8 view
+/// of).
+fn parse_fields(text: &Bytes, s: &str) -> Result<Fields, CodecError> {
     let current = Cell::new(None);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = FieldsSeed { current: &current }
-        .deserialize(&mut de)
-        .and_then(|f| de.end().map(|()| f));
-    parsed.map_err(|e| match current.get() {
-        Some(name) if e.is_data() => CodecError::InvalidField(name),
-        _ => CodecError::InvalidJson(e.to_string()),
-    })
+    let mut fields = Fields::default();
+    let mut de = serde_json::Deserializer::from_str(s);
+    let parsed = FieldsSeed {
+        current: &current,
+        text,
+        fields: &mut fields,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    match parsed {
+        Ok(()) => Ok(fields),
+        Err(e) => Err(match current.get() {
+            Some(name) if e.is_data() => CodecError::InvalidField(name),
+            _ => CodecError::InvalidJson(e.to_string()),
+        }),
+    }
 }
 
 /// Reads one message text (without its `0x1E`). Unknown message types are returned as
 /// [`Decoded::Unknown`], after the text was checked to be a JSON object.
 pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
     let s = std::str::from_utf8(text).map_err(|_| CodecError::InvalidUtf8)?;
-    let f = parse_fields(s)?;
-    let raw = |v: &JsonRaw| RawValue::Json(text.slice_ref(v.get().as_bytes()));
+    let f = parse_fields(text, s)?;
     let id = |id: Option<String>| id.ok_or(CodecError::MissingField("invocationId"));
     let headers = f.headers.unwrap_or_default();
     let type_id = f.type_id.ok_or(CodecError::MissingField("type"))?;
@@ -132,12 +266,7 @@ pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
                 headers,
                 invocation_id,
                 target: f.target.ok_or(CodecError::MissingField("target"))?,
-                arguments: f
-                    .arguments
-                    .ok_or(CodecError::MissingField("arguments"))?
-                    .into_iter()
-                    .map(raw)
-                    .collect(),
+                arguments: f.arguments.ok_or(CodecError::MissingField("arguments"))?,
                 stream_ids: f.stream_ids.unwrap_or_default(),
             };
             if type_id == 1 {
@@ -149,14 +278,14 @@ pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
         2 => HubMessage::StreamItem {
             headers,
             invocation_id: id(f.invocation_id)?,
-            item: raw(f.item.ok_or(CodecError::MissingField("item"))?),
+            item: f.item.ok_or(CodecError::MissingField("item"))?,
         },
         3 => HubMessage::Completion {
             headers,
             invocation_id: id(f.invocation_id)?,
             result: match (f.result, f.error) {
                 (Some(_), Some(_)) => return Err(CodecError::ResultAndError),
-                (Some(v), None) => CompletionResult::Value(raw(v)),
+                (Some(v), None) => CompletionResult::Value(v),
                 (None, Some(e)) => CompletionResult::Error(e),
                 (None, None) => CompletionResult::Void,
             },
@@ -185,6 +314,97 @@ pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
     Ok(Decoded::Message(msg))
 }
 
+/// A JSON string literal: the text plus quotes (escapes not counted).
+fn str_size(s: &str) -> usize {
+    s.len() + 2
+}
+
+/// A raw value: copied when JSON; transcoded from MessagePack, where `bin` grows by a third
+/// as base64 and small numbers take more digits than bytes.
+fn raw_size(value: &RawValue) -> usize {
+    match value {
+        RawValue::Json(b) => b.len(),
+        RawValue::MessagePack(b) => b.len() + b.len() / 2 + 8,
+    }
+}
+
+fn headers_size(headers: &Headers) -> usize {
+    if headers.is_empty() {
+        return 0;
+    }
+    // `,"headers":{` … `}`, `"k":"v"` per entry, commas between.
+    13 + commas(headers.len())
+        + headers
+            .iter()
+            .map(|(k, v)| str_size(k) + str_size(v) + 1)
+            .sum::<usize>()
+}
+
+/// The commas between `n` elements.
+fn commas(n: usize) -> usize {
+    n.saturating_sub(1)
+}
+
+/// About the length of `msg`'s text (without `0x1E`), so the codec can size the buffer
+/// once: exact when raw values are JSON and strings need no escapes, except for Ack and
+/// Sequence (room for 20 digits).
+pub(crate) fn size_hint(msg: &HubMessage) -> usize {
+    // `{"type":N}` and `,"invocationId":`.
+    const BASE: usize = 10;
+    const ID_KEY: usize = 16;
+    BASE + match msg {
+        HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => {
+            headers_size(&inv.headers)
+                + inv.invocation_id.as_deref().map_or(0, |id| ID_KEY + str_size(id))
+                // `,"target":` and `,"arguments":[]`, a comma per argument.
+                + 10
+                + str_size(&inv.target)
+                + 15
+                + commas(inv.arguments.len())
+                + inv.arguments.iter().map(raw_size).sum::<usize>()
+                // `,"streamIds":[]`.
+                + if inv.stream_ids.is_empty() { 0 } else { 15 }
+                + commas(inv.stream_ids.len())
+                + inv.stream_ids.iter().map(|s| str_size(s)).sum::<usize>()
+        }
+        // `,"item":`.
+        HubMessage::StreamItem {
+            headers,
+            invocation_id,
+            item,
+        } => headers_size(headers) + ID_KEY + str_size(invocation_id) + 8 + raw_size(item),
+        // `,"result":` / `,"error":`.
+        HubMessage::Completion {
+            headers,
+            invocation_id,
+            result,
+        } => {
+            headers_size(headers)
+                + ID_KEY
+                + str_size(invocation_id)
+                + match result {
+                    CompletionResult::Void => 0,
+                    CompletionResult::Value(v) => 10 + raw_size(v),
+                    CompletionResult::Error(e) => 9 + str_size(e),
+                }
+        }
+        HubMessage::CancelInvocation {
+            headers,
+            invocation_id,
+        } => headers_size(headers) + ID_KEY + str_size(invocation_id),
+        HubMessage::Ping => 0,
+        // `,"error":` and `,"allowReconnect":true`.
+        HubMessage::Close {
+            error,
+            allow_reconnect,
+        } => {
+            error.as_deref().map_or(0, |e| 9 + str_size(e)) + if *allow_reconnect { 22 } else { 0 }
+        }
+        // `,"sequenceId":` and up to 20 digits.
+        HubMessage::Ack { .. } | HubMessage::Sequence { .. } => 14 + 20,
+    }
+}
+
 /// Appends `,"name":` (the comma is always needed: `type` is written first).
 fn key(out: &mut BytesMut, name: &str) {
     out.put_u8(b',');
@@ -209,11 +429,21 @@ fn put_headers(out: &mut BytesMut, headers: &Headers) {
     out.put_u8(b'}');
 }
 
+/// Appends one raw value. A JSON value is copied as it is, after one check: it must not
+/// contain the `0x1E` record separator, or a peer would cut the frame there. Valid JSON never
+/// contains a raw `0x1E` (control characters can only appear escaped, inside strings), so
+/// values our decoder returned (cut at the first separator and parsed) or `from_serde` built
+/// (serde_json escapes control characters) always pass; but `RawValue::Json` holds any bytes
+/// a caller gives it, and the writer cannot tell where a value came from, so it checks every
+/// value — a SIMD `memchr` scan, far cheaper than the copy that follows, instead of a full
+/// JSON validation. A MessagePack value is transcoded, which writes only valid JSON.
 fn put_raw(out: &mut BytesMut, value: &RawValue) -> Result<(), CodecError> {
     match value {
-        RawValue::Json(b) if b.contains(&RECORD_SEPARATOR) => Err(CodecError::Value(
-            ValueError::InvalidJson("raw JSON value contains the 0x1E separator".into()),
-        )),
+        RawValue::Json(b) if memchr::memchr(RECORD_SEPARATOR, b).is_some() => {
+            Err(CodecError::Value(ValueError::InvalidJson(
+                "raw JSON value contains the 0x1E separator".into(),
+            )))
+        }
         RawValue::Json(b) => {
             out.put_slice(b);
             Ok(())
@@ -266,7 +496,8 @@ fn put_invocation(out: &mut BytesMut, inv: &Invocation, stream: bool) -> Result<
 /// id; `out` may then hold a partial text (the [`codec`](super::codec) functions discard it).
 pub fn write_message(msg: &HubMessage, out: &mut BytesMut) -> Result<(), CodecError> {
     out.put_slice(b"{\"type\":");
-    out.put_slice(msg.type_id().to_string().as_bytes());
+    // Types are 1–9: one digit.
+    out.put_u8(b'0' + msg.type_id());
     match msg {
         HubMessage::Invocation(inv) => put_invocation(out, inv, false)?,
         HubMessage::StreamInvocation(inv) => put_invocation(out, inv, true)?,
@@ -325,7 +556,7 @@ pub fn write_message(msg: &HubMessage, out: &mut BytesMut) -> Result<(), CodecEr
         }
         HubMessage::Ack { sequence_id } | HubMessage::Sequence { sequence_id } => {
             key(out, "sequenceId");
-            out.put_slice(sequence_id.to_string().as_bytes());
+            put_u64(out, *sequence_id);
         }
     }
     out.put_u8(b'}');

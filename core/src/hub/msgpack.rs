@@ -12,9 +12,8 @@
 //! smallest form. JSON raw values are transcoded; MessagePack raw values are copied as they
 //! are, unchecked.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 use rmp::Marker;
-use rmp::encode::{self as w, ByteBuf};
 
 use super::codec::{CodecError, Decoded};
 use super::message::{CompletionResult, Headers, HubMessage, Invocation, RawValue};
@@ -391,39 +390,194 @@ pub fn read_message(body: &Bytes) -> Result<Decoded, CodecError> {
     Ok(Decoded::Message(msg))
 }
 
-fn put_uint(out: &mut ByteBuf, n: u64) {
-    let Ok(_) = w::write_uint(out, n);
+// ---- writing ----
+//
+// Every item in its smallest form, byte for byte as rmp's `write_uint` / `write_sint` /
+// `write_f64` / `write_str` / `write_array_len` / `write_map_len` write it, onto any
+// `BufMut` (a `Vec<u8>`, or straight into the `BytesMut` of a frame).
+
+pub(crate) fn put_nil(out: &mut impl BufMut) {
+    out.put_u8(0xC0);
 }
 
-fn put_str(out: &mut ByteBuf, s: &str) {
-    let Ok(()) = w::write_str(out, s);
+pub(crate) fn put_bool(out: &mut impl BufMut, b: bool) {
+    out.put_u8(if b { 0xC3 } else { 0xC2 });
 }
 
-fn put_nil(out: &mut ByteBuf) {
-    let Ok(()) = w::write_nil(out);
+pub(crate) fn put_uint(out: &mut impl BufMut, n: u64) {
+    if n < 0x80 {
+        out.put_u8(n as u8);
+    } else if n <= 0xFF {
+        out.put_slice(&[0xCC, n as u8]);
+    } else if n <= 0xFFFF {
+        out.put_u8(0xCD);
+        out.put_u16(n as u16);
+    } else if n <= 0xFFFF_FFFF {
+        out.put_u8(0xCE);
+        out.put_u32(n as u32);
+    } else {
+        out.put_u8(0xCF);
+        out.put_u64(n);
+    }
 }
 
-fn put_array_len(out: &mut ByteBuf, n: usize) {
-    let Ok(_) = w::write_array_len(out, n as u32);
+pub(crate) fn put_sint(out: &mut impl BufMut, n: i64) {
+    if n >= 0 {
+        put_uint(out, n as u64);
+    } else if n >= -32 {
+        out.put_u8(n as u8); // negative fixint, 0xE0..=0xFF
+    } else if n >= i64::from(i8::MIN) {
+        out.put_slice(&[0xD0, n as u8]);
+    } else if n >= i64::from(i16::MIN) {
+        out.put_u8(0xD1);
+        out.put_i16(n as i16);
+    } else if n >= i64::from(i32::MIN) {
+        out.put_u8(0xD2);
+        out.put_i32(n as i32);
+    } else {
+        out.put_u8(0xD3);
+        out.put_i64(n);
+    }
 }
 
-fn put_headers(out: &mut ByteBuf, headers: &Headers) {
-    let Ok(_) = w::write_map_len(out, headers.len() as u32);
+pub(crate) fn put_f64(out: &mut impl BufMut, f: f64) {
+    out.put_u8(0xCB);
+    out.put_f64(f);
+}
+
+/// A length header: the fix form (`fix | n`) below `fix_limit`, else the 8-bit form (when the
+/// kind has one), the 16-bit or the 32-bit form.
+fn put_len(out: &mut impl BufMut, n: usize, fix: u8, fix_limit: usize, markers: [u8; 3]) {
+    if n < fix_limit {
+        out.put_u8(fix | n as u8);
+    } else if markers[0] != 0 && n <= 0xFF {
+        out.put_slice(&[markers[0], n as u8]);
+    } else if n <= 0xFFFF {
+        out.put_u8(markers[1]);
+        out.put_u16(n as u16);
+    } else {
+        out.put_u8(markers[2]);
+        out.put_u32(n as u32);
+    }
+}
+
+pub(crate) fn put_str(out: &mut impl BufMut, s: &str) {
+    put_len(out, s.len(), 0xA0, 32, [0xD9, 0xDA, 0xDB]);
+    out.put_slice(s.as_bytes());
+}
+
+pub(crate) fn put_array_len(out: &mut impl BufMut, n: usize) {
+    put_len(out, n, 0x90, 16, [0, 0xDC, 0xDD]);
+}
+
+pub(crate) fn put_map_len(out: &mut impl BufMut, n: usize) {
+    put_len(out, n, 0x80, 16, [0, 0xDE, 0xDF]);
+}
+
+fn uint_size(n: u64) -> usize {
+    match n {
+        0..0x80 => 1,
+        0x80..=0xFF => 2,
+        0x100..=0xFFFF => 3,
+        0x1_0000..=0xFFFF_FFFF => 5,
+        _ => 9,
+    }
+}
+
+fn str_size(s: &str) -> usize {
+    let n = s.len();
+    n + match n {
+        0..32 => 1,
+        32..=0xFF => 2,
+        0x100..=0xFFFF => 3,
+        _ => 5,
+    }
+}
+
+/// Array and map headers.
+fn len_size(n: usize) -> usize {
+    match n {
+        0..16 => 1,
+        16..=0xFFFF => 3,
+        _ => 5,
+    }
+}
+
+fn headers_size(headers: &Headers) -> usize {
+    len_size(headers.len())
+        + headers
+            .iter()
+            .map(|(k, v)| str_size(k) + str_size(v))
+            .sum::<usize>()
+}
+
+/// A MessagePack raw value is copied; a JSON one is transcoded, usually to fewer bytes.
+fn raw_size(value: &RawValue) -> usize {
+    value.as_bytes().len()
+}
+
+/// The size of `msg`'s body as [`write_message`] writes it: exact when every raw value is
+/// MessagePack, an estimate otherwise (a JSON raw value counts with its text length). The
+/// codec sizes the frame buffer and the length prefix with it.
+pub(crate) fn body_size_hint(msg: &HubMessage) -> usize {
+    // Every array header (≤ 6 elements), type number and result kind takes 1 byte.
+    match msg {
+        HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => {
+            2 + headers_size(&inv.headers)
+                + inv.invocation_id.as_deref().map_or(1, str_size)
+                + str_size(&inv.target)
+                + len_size(inv.arguments.len())
+                + inv.arguments.iter().map(raw_size).sum::<usize>()
+                + len_size(inv.stream_ids.len())
+                + inv.stream_ids.iter().map(|s| str_size(s)).sum::<usize>()
+        }
+        HubMessage::StreamItem {
+            headers,
+            invocation_id,
+            item,
+        } => 2 + headers_size(headers) + str_size(invocation_id) + raw_size(item),
+        HubMessage::Completion {
+            headers,
+            invocation_id,
+            result,
+        } => {
+            3 + headers_size(headers)
+                + str_size(invocation_id)
+                + match result {
+                    CompletionResult::Error(e) => str_size(e),
+                    CompletionResult::Void => 0,
+                    CompletionResult::Value(v) => raw_size(v),
+                }
+        }
+        HubMessage::CancelInvocation {
+            headers,
+            invocation_id,
+        } => 2 + headers_size(headers) + str_size(invocation_id),
+        HubMessage::Ping => 2,
+        HubMessage::Close { error, .. } => 3 + error.as_deref().map_or(1, str_size),
+        HubMessage::Ack { sequence_id } | HubMessage::Sequence { sequence_id } => {
+            2 + uint_size(*sequence_id)
+        }
+    }
+}
+
+fn put_headers(out: &mut impl BufMut, headers: &Headers) {
+    put_map_len(out, headers.len());
     for (k, v) in headers {
         put_str(out, k);
         put_str(out, v);
     }
 }
 
-fn put_raw(out: &mut ByteBuf, value: &RawValue) -> Result<(), CodecError> {
+fn put_raw(out: &mut impl BufMut, value: &RawValue) -> Result<(), CodecError> {
     match value {
-        RawValue::MessagePack(b) => out.as_mut_vec().extend_from_slice(b),
+        RawValue::MessagePack(b) => out.put_slice(b),
         RawValue::Json(b) => json_to_msgpack(b, out)?,
     }
     Ok(())
 }
 
-fn put_invocation(out: &mut ByteBuf, ty: u64, inv: &Invocation) -> Result<(), CodecError> {
+fn put_invocation(out: &mut impl BufMut, ty: u64, inv: &Invocation) -> Result<(), CodecError> {
     put_array_len(out, 6);
     put_uint(out, ty);
     put_headers(out, &inv.headers);
@@ -448,13 +602,11 @@ fn put_invocation(out: &mut ByteBuf, ty: u64, inv: &Invocation) -> Result<(), Co
 /// value does not transcode, or a StreamInvocation has no id; `out` may then hold a partial
 /// body (the [`codec`](super::codec) functions discard it).
 pub fn write_message(msg: &HubMessage, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    let mut buf = ByteBuf::from_vec(std::mem::take(out));
-    let written = write_body(msg, &mut buf);
-    *out = buf.into_vec();
-    written
+    write_body(msg, out)
 }
 
-fn write_body(msg: &HubMessage, out: &mut ByteBuf) -> Result<(), CodecError> {
+/// [`write_message`] onto any buffer (the codec writes straight into the frame).
+pub(crate) fn write_body(msg: &HubMessage, out: &mut impl BufMut) -> Result<(), CodecError> {
     let ty = u64::from(msg.type_id());
     match msg {
         HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => {
@@ -522,7 +674,7 @@ fn write_body(msg: &HubMessage, out: &mut ByteBuf) -> Result<(), CodecError> {
                 Some(e) => put_str(out, e),
                 None => put_nil(out),
             }
-            let Ok(()) = w::write_bool(out, *allow_reconnect);
+            put_bool(out, *allow_reconnect);
         }
         HubMessage::Ack { sequence_id } | HubMessage::Sequence { sequence_id } => {
             put_array_len(out, 2);
@@ -531,4 +683,69 @@ fn write_body(msg: &HubMessage, out: &mut ByteBuf) -> Result<(), CodecError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmp::encode as rmp_w;
+
+    /// Our writers produce the bytes rmp's do, at every boundary of every form.
+    #[test]
+    fn writers_match_rmp() {
+        let mut uints = vec![0u64, 1, 1 << 63, u64::MAX];
+        let mut sints = vec![0i64, -1, i64::MIN, i64::MIN + 1, i64::MAX];
+        for shift in [5, 7, 8, 15, 16, 31, 32] {
+            let b = 1u64 << shift;
+            uints.extend([b - 1, b, b + 1]);
+            let b = b as i64;
+            sints.extend([b - 1, b, b + 1, -b - 1, -b, -b + 1]);
+        }
+        for n in uints {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            put_uint(&mut ours, n);
+            rmp_w::write_uint(&mut theirs, n).unwrap();
+            assert_eq!(ours, theirs, "uint {n}");
+            assert_eq!(uint_size(n), ours.len(), "uint size {n}");
+        }
+        for n in sints {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            put_sint(&mut ours, n);
+            rmp_w::write_sint(&mut theirs, n).unwrap();
+            assert_eq!(ours, theirs, "sint {n}");
+        }
+        for f in [0.0, -0.0, 1.5, f64::MAX, f64::MIN_POSITIVE] {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            put_f64(&mut ours, f);
+            rmp_w::write_f64(&mut theirs, f).unwrap();
+            assert_eq!(ours, theirs, "f64 {f}");
+        }
+        for n in [0usize, 1, 15, 16, 31, 32, 255, 256, 65_535, 65_536, 70_000] {
+            let s = "x".repeat(n);
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            put_str(&mut ours, &s);
+            rmp_w::write_str(&mut theirs, &s).unwrap();
+            assert_eq!(ours, theirs, "str of {n}");
+            assert_eq!(str_size(&s), ours.len(), "str size {n}");
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            put_array_len(&mut ours, n);
+            rmp_w::write_array_len(&mut theirs, n as u32).unwrap();
+            assert_eq!(ours, theirs, "array of {n}");
+            assert_eq!(len_size(n), ours.len(), "array size {n}");
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            put_map_len(&mut ours, n);
+            rmp_w::write_map_len(&mut theirs, n as u32).unwrap();
+            assert_eq!(ours, theirs, "map of {n}");
+        }
+        for b in [false, true] {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            put_bool(&mut ours, b);
+            rmp_w::write_bool(&mut theirs, b).unwrap();
+            assert_eq!(ours, theirs);
+        }
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        put_nil(&mut ours);
+        rmp_w::write_nil(&mut theirs).unwrap();
+        assert_eq!(ours, theirs);
+    }
 }

@@ -24,12 +24,11 @@
 
 use base64::Engine as _;
 use bytes::{BufMut, Bytes};
-use rmp::encode::ByteBuf;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::message::{HubProtocol, RawValue};
-use super::msgpack::{Cursor, Item, MpError};
+use super::msgpack::{self as mp, Cursor, Item, MpError};
 
 /// The deepest nesting of arrays and maps a transcoded value may have: 127 levels, serde_json's
 /// own recursion limit, so every JSON text the transcoder writes also parses with serde_json.
@@ -119,9 +118,9 @@ impl RawValue {
         match protocol {
             HubProtocol::Json => Ok(RawValue::Json(Bytes::from(json))),
             HubProtocol::MessagePack => {
-                let mut out = ByteBuf::new();
+                let mut out = Vec::with_capacity(json.len());
                 json_to_msgpack(&json, &mut out)?;
-                Ok(RawValue::MessagePack(Bytes::from(out.into_vec())))
+                Ok(RawValue::MessagePack(Bytes::from(out)))
             }
         }
     }
@@ -152,9 +151,9 @@ impl RawValue {
         match self {
             RawValue::MessagePack(b) => Ok(b.clone()),
             RawValue::Json(b) => {
-                let mut out = ByteBuf::with_capacity(b.len());
+                let mut out = Vec::with_capacity(b.len());
                 json_to_msgpack(b, &mut out)?;
-                Ok(Bytes::from(out.into_vec()))
+                Ok(Bytes::from(out))
             }
         }
     }
@@ -201,6 +200,29 @@ pub(crate) fn put_json_str(out: &mut impl BufMut, s: &str) {
     out.put_u8(b'"');
 }
 
+/// Appends the decimal digits of `n` (what `n.to_string()` gives, without allocating).
+pub(crate) fn put_u64(out: &mut impl BufMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[at..]);
+}
+
+/// Appends `n` in decimal, with a `-` when negative.
+pub(crate) fn put_i64(out: &mut impl BufMut, n: i64) {
+    if n < 0 {
+        out.put_u8(b'-');
+    }
+    put_u64(out, n.unsigned_abs());
+}
+
 /// Transcodes exactly one MessagePack object (`src` must hold nothing else) to JSON text.
 pub(crate) fn msgpack_to_json(src: &[u8], out: &mut impl BufMut) -> Result<(), ValueError> {
     let mut cur = Cursor::new(src);
@@ -221,8 +243,8 @@ fn write_json(cur: &mut Cursor<'_>, out: &mut impl BufMut, depth: usize) -> Resu
     match cur.read_item()? {
         Item::Nil => out.put_slice(b"null"),
         Item::Bool(b) => out.put_slice(if b { b"true" } else { b"false" }),
-        Item::Uint(n) => out.put_slice(n.to_string().as_bytes()),
-        Item::Int(n) => out.put_slice(n.to_string().as_bytes()),
+        Item::Uint(n) => put_u64(out, n),
+        Item::Int(n) => put_i64(out, n),
         Item::F64(f) => put_f64(out, f)?,
         // The shortest text of the f32, read back as f64: 1.1f32 stays "1.1".
         Item::F32(f) if f.is_finite() => put_f64(out, f.to_string().parse().unwrap_or(f64::NAN))?,
@@ -544,7 +566,7 @@ impl JsonParser<'_> {
 }
 
 /// Transcodes one JSON value (surrounding whitespace allowed) to MessagePack.
-pub(crate) fn json_to_msgpack(src: &[u8], out: &mut ByteBuf) -> Result<(), ValueError> {
+pub(crate) fn json_to_msgpack(src: &[u8], out: &mut impl BufMut) -> Result<(), ValueError> {
     std::str::from_utf8(src).map_err(|_| ValueError::InvalidJson("invalid UTF-8".into()))?;
     let mut p = JsonParser { s: src, pos: 0 };
     let node = p.value(0)?;
@@ -556,38 +578,24 @@ pub(crate) fn json_to_msgpack(src: &[u8], out: &mut ByteBuf) -> Result<(), Value
     Ok(())
 }
 
-fn write_node(node: &Node, out: &mut ByteBuf) {
-    use rmp::encode as w;
-    // Writing into a ByteBuf cannot fail (its error type is `Infallible`).
+fn write_node(node: &Node, out: &mut impl BufMut) {
     match node {
-        Node::Null => {
-            let Ok(()) = w::write_nil(out);
-        }
-        Node::Bool(b) => {
-            let Ok(()) = w::write_bool(out, *b);
-        }
-        Node::Uint(n) => {
-            let Ok(_) = w::write_uint(out, *n);
-        }
-        Node::Int(n) => {
-            let Ok(_) = w::write_sint(out, *n);
-        }
-        Node::Float(f) => {
-            let Ok(()) = w::write_f64(out, *f);
-        }
-        Node::Str(s) => {
-            let Ok(()) = w::write_str(out, s);
-        }
+        Node::Null => mp::put_nil(out),
+        Node::Bool(b) => mp::put_bool(out, *b),
+        Node::Uint(n) => mp::put_uint(out, *n),
+        Node::Int(n) => mp::put_sint(out, *n),
+        Node::Float(f) => mp::put_f64(out, *f),
+        Node::Str(s) => mp::put_str(out, s),
         Node::Array(items) => {
-            let Ok(_) = w::write_array_len(out, items.len() as u32);
+            mp::put_array_len(out, items.len());
             for item in items {
                 write_node(item, out);
             }
         }
         Node::Map(entries) => {
-            let Ok(_) = w::write_map_len(out, entries.len() as u32);
+            mp::put_map_len(out, entries.len());
             for (k, v) in entries {
-                let Ok(()) = w::write_str(out, k);
+                mp::put_str(out, k);
                 write_node(v, out);
             }
         }

@@ -20,21 +20,43 @@ pub const MAX_PREFIX_LEN: usize = 5;
 /// Fails with [`CodecError::MessageTooLarge`] when `len` exceeds [`MAX_LEN`]; nothing is
 /// written then.
 pub fn encode(len: usize, out: &mut BytesMut) -> Result<(), CodecError> {
+    let (bytes, n) = prefix(len)?;
+    out.put_slice(&bytes[..n]);
+    Ok(())
+}
+
+/// The prefix for a body of `len` bytes: a buffer and how many of its bytes are the prefix.
+///
+/// Fails like [`encode`] when `len` exceeds [`MAX_LEN`].
+pub fn prefix(len: usize) -> Result<([u8; MAX_PREFIX_LEN], usize), CodecError> {
     if len > MAX_LEN {
         return Err(CodecError::MessageTooLarge {
             len: len as u64,
             max: MAX_LEN as u64,
         });
     }
+    let mut bytes = [0; MAX_PREFIX_LEN];
     let mut rest = len;
-    loop {
+    for (i, byte) in bytes.iter_mut().enumerate() {
         let group = (rest & 0x7F) as u8;
         rest >>= 7;
         if rest == 0 {
-            out.put_u8(group);
-            return Ok(());
+            *byte = group;
+            return Ok((bytes, i + 1));
         }
-        out.put_u8(group | 0x80);
+        *byte = group | 0x80;
+    }
+    unreachable!("a length of at most 2^31 - 1 takes at most 5 groups of 7 bits")
+}
+
+/// How many bytes the prefix for `len` takes (1–5; lengths over [`MAX_LEN`] count as 5).
+pub fn encoded_len(len: usize) -> usize {
+    match len {
+        0..0x80 => 1,
+        0x80..0x4000 => 2,
+        0x4000..0x20_0000 => 3,
+        0x20_0000..0x1000_0000 => 4,
+        _ => 5,
     }
 }
 
@@ -150,5 +172,20 @@ mod tests {
                 assert_eq!(decode(&wire), Ok(Some((len, wire.len()))));
             }
         }
+    }
+
+    #[test]
+    fn encoded_len_and_prefix_agree_with_encode() {
+        for shift in 0..31 {
+            for len in [(1usize << shift) - 1, 1 << shift, (1 << shift) + 1] {
+                let len = len.min(MAX_LEN);
+                let wire = enc(len);
+                assert_eq!(encoded_len(len), wire.len(), "{len}");
+                let (bytes, n) = prefix(len).unwrap();
+                assert_eq!(&bytes[..n], wire.as_slice(), "{len}");
+            }
+        }
+        assert_eq!(encoded_len(MAX_LEN), MAX_PREFIX_LEN);
+        assert!(prefix(MAX_LEN + 1).is_err());
     }
 }

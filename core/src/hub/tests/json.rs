@@ -397,3 +397,37 @@ fn close_error_text_follows_dotnet() {
         "The 'error' and 'result' properties are mutually exclusive."
     );
 }
+
+#[test]
+fn member_names_with_escapes_and_argument_lists_of_any_length() {
+    // Escaped member names are the same names.
+    assert_eq!(
+        decode(r#"{"t\u0079pe":1,"\u0074arget":"m","arguments":[1]}"#),
+        HubMessage::Invocation(invocation(None, "m", vec![js("1")]))
+    );
+    // `arguments: null` is an absent member; duplicate members: the last one counts.
+    assert_eq!(
+        decode_err(r#"{"type":1,"target":"m","arguments":null}"#),
+        CodecError::MissingField("arguments")
+    );
+    assert_eq!(
+        decode(r#"{"type":1,"target":"m","arguments":[1],"arguments":[2,3]}"#),
+        HubMessage::Invocation(invocation(None, "m", vec![js("2"), js("3")]))
+    );
+    for n in [0usize, 1, 4, 5, 100] {
+        let args: Vec<String> = (0..n).map(|i| format!("[{i}, {{\"k\": {i}}}]")).collect();
+        let text = format!(
+            r#"{{"arguments": [ {} ], "target":"m", "type":1}}"#,
+            args.join(" , ")
+        );
+        let expected: Vec<RawValue> = args.iter().map(|a| js(a)).collect();
+        assert_eq!(
+            decode(&text),
+            HubMessage::Invocation(invocation(None, "m", expected))
+        );
+    }
+    assert!(matches!(
+        decode_err(r#"{"type":1,"target":"m","arguments":[1,{]}"#),
+        CodecError::InvalidJson(_)
+    ));
+}

@@ -204,3 +204,46 @@ proptest! {
         }
     }
 }
+
+/// The frame `encode` writes in place, built the straightforward way: the body on its own,
+/// then its prefix and the body.
+fn frame_the_slow_way(protocol: HubProtocol, msg: &HubMessage) -> Vec<u8> {
+    let mut frame = BytesMut::new();
+    match protocol {
+        HubProtocol::Json => {
+            crate::hub::json::write_message(msg, &mut frame).unwrap();
+            frame.extend_from_slice(&[crate::hub::RECORD_SEPARATOR]);
+        }
+        HubProtocol::MessagePack => {
+            let mut body = Vec::new();
+            crate::hub::msgpack::write_message(msg, &mut body).unwrap();
+            crate::hub::varint::encode(body.len(), &mut frame).unwrap();
+            frame.extend_from_slice(&body);
+        }
+    }
+    frame.to_vec()
+}
+
+proptest! {
+    /// Messages with raw values of either format, written in either protocol (so values are
+    /// transcoded and size hints are only estimates): the in-place frame is the slow frame,
+    /// and with MessagePack values the MessagePack size hint is exact.
+    #[test]
+    fn in_place_frames_equal_slow_frames(
+        (values, msgs, _) in protocol_and_messages(),
+        protocol in prop_oneof![Just(HubProtocol::Json), Just(HubProtocol::MessagePack)],
+    ) {
+        for m in &msgs {
+            let mut out = BytesMut::from(&b"prev"[..]);
+            encode(protocol, m, &mut out).unwrap();
+            prop_assert_eq!(&out[..4], b"prev");
+            let slow = frame_the_slow_way(protocol, m);
+            prop_assert_eq!(&out[4..], slow.as_slice());
+            if (values, protocol) == (HubProtocol::MessagePack, HubProtocol::MessagePack) {
+                let mut body = Vec::new();
+                crate::hub::msgpack::write_message(m, &mut body).unwrap();
+                prop_assert_eq!(crate::hub::msgpack::body_size_hint(m), body.len());
+            }
+        }
+    }
+}

@@ -321,3 +321,20 @@ fn depth_is_limited_in_both_directions() {
     );
     assert!(nested_json(1_000_000).to_msgpack().is_err());
 }
+
+#[test]
+fn decimal_writers_match_to_string() {
+    let mut nums: Vec<i64> = vec![0, 1, -1, 9, 10, -10, 99, 100, i64::MIN, i64::MAX];
+    nums.extend((1..19).map(|e| 10i64.pow(e) - 1));
+    for n in nums {
+        let mut out = Vec::new();
+        crate::hub::value::put_i64(&mut out, n);
+        assert_eq!(out, n.to_string().as_bytes());
+        let mut out = Vec::new();
+        crate::hub::value::put_u64(&mut out, n.unsigned_abs());
+        assert_eq!(out, n.unsigned_abs().to_string().as_bytes());
+    }
+    let mut out = Vec::new();
+    crate::hub::value::put_u64(&mut out, u64::MAX);
+    assert_eq!(out, u64::MAX.to_string().as_bytes());
+}
