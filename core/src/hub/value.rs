@@ -167,37 +167,58 @@ impl RawValue {
     }
 }
 
-/// Appends `s` to `out` as a JSON string literal (quotes, escapes for `"`, `\` and control
-/// characters; everything else as UTF-8).
+/// Whether serde_json (and so we) escape this byte inside a JSON string.
+fn escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Appends `s` to `out` as a JSON string literal, byte for byte as serde_json writes it:
+/// quotes, `\"`, `\\`, the short escapes `\b \f \n \r \t` and `\u00xx` for the other
+/// control characters; everything else as UTF-8.
 pub(crate) fn put_json_str(out: &mut impl BufMut, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Runs without escapes are copied whole; 32-byte blocks are checked without branches
+    // (the compiler vectorizes the fold), so long plain strings cost about a copy.
+    const BLOCK: usize = 32;
     out.put_u8(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0C => b"\\f",
-            0x00..=0x1F => b"",
-            _ => continue,
-        };
-        out.put_slice(&bytes[start..i]);
-        if short.is_empty() {
-            out.put_slice(b"\\u00");
-            out.put_u8(HEX[usize::from(b >> 4)]);
-            out.put_u8(HEX[usize::from(b & 0xF)]);
-        } else {
-            out.put_slice(short);
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = (i + BLOCK).min(bytes.len());
+        let block = &bytes[i..end];
+        if block.iter().fold(false, |any, &b| any | escaped(b)) {
+            for (j, &b) in (i..).zip(block) {
+                if escaped(b) {
+                    out.put_slice(&bytes[start..j]);
+                    put_escape(out, b);
+                    start = j + 1;
+                }
+            }
         }
-        start = i + 1;
+        i = end;
     }
     out.put_slice(&bytes[start..]);
     out.put_u8(b'"');
+}
+
+fn put_escape(out: &mut impl BufMut, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short: &[u8] = match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0C => b"\\f",
+        _ => {
+            out.put_slice(b"\\u00");
+            out.put_u8(HEX[usize::from(b >> 4)]);
+            out.put_u8(HEX[usize::from(b & 0xF)]);
+            return;
+        }
+    };
+    out.put_slice(short);
 }
 
 /// Appends the decimal digits of `n` (what `n.to_string()` gives, without allocating).
