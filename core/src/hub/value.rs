@@ -22,6 +22,8 @@
 //! exhaust the stack. This module does not validate a [`RawValue`] it only forwards (the
 //! codecs copy raw values of the right format as they are).
 
+use std::cell::RefCell;
+
 use base64::Engine as _;
 use bytes::{BufMut, Bytes};
 use serde::Serialize;
@@ -29,6 +31,8 @@ use serde::de::DeserializeOwned;
 
 use super::message::{HubProtocol, RawValue};
 use super::msgpack::{self as mp, Cursor, Item, MpError};
+
+pub(super) mod direct;
 
 /// The deepest nesting of arrays and maps a transcoded value may have: 127 levels, serde_json's
 /// own recursion limit, so every JSON text the transcoder writes also parses with serde_json.
@@ -107,10 +111,30 @@ impl RawValue {
         }
     }
 
-    /// Serializes `value` in the given format. MessagePack goes through JSON (serde_json, then
-    /// the transcoder), so serde byte buffers become arrays of numbers; wrap them in a base64
-    /// string, or build the MessagePack `bin` yourself, to send a `byte[]`.
+    /// Serializes `value` in the given format: JSON as `serde_json::to_vec` writes it, and
+    /// MessagePack as that text transcodes, so serde byte buffers become arrays of numbers;
+    /// wrap them in a base64 string, or build the MessagePack `bin` yourself, to send a
+    /// `byte[]`. Usual values are written directly in either format, with the very same
+    /// bytes (see `value/direct.rs`); anything else goes through serde_json.
     pub fn from_serde<T: Serialize + ?Sized>(
+        protocol: HubProtocol,
+        value: &T,
+    ) -> Result<RawValue, ValueError> {
+        let direct = with_scratch(|out| match protocol {
+            HubProtocol::Json => direct::to_json(value, out),
+            HubProtocol::MessagePack => direct::to_msgpack(value, out),
+        });
+        match (direct, protocol) {
+            (Ok(bytes), HubProtocol::Json) => Ok(RawValue::Json(bytes)),
+            (Ok(bytes), HubProtocol::MessagePack) => Ok(RawValue::MessagePack(bytes)),
+            (Err(direct::Fallback), _) => Self::from_serde_via_json(protocol, value),
+        }
+    }
+
+    /// [`from_serde`](Self::from_serde) through serde_json's text (and the transcoder for
+    /// MessagePack): the definition of the result, and the path for what the direct one
+    /// leaves out.
+    pub(crate) fn from_serde_via_json<T: Serialize + ?Sized>(
         protocol: HubProtocol,
         value: &T,
     ) -> Result<RawValue, ValueError> {
@@ -125,10 +149,26 @@ impl RawValue {
         }
     }
 
-    /// Deserializes the value into `T`, in either format. A MessagePack value is transcoded to
-    /// JSON first, so `bin` arrives as a base64 string and a timestamp as an ISO 8601 string.
-    /// serde_json does the reading, with its usual float precision.
+    /// Deserializes the value into `T`, in either format. A MessagePack value reads as its
+    /// JSON transcoding would, so `bin` arrives as a base64 string and a timestamp as an ISO
+    /// 8601 string; serde_json does the reading, with its usual float precision. Usual
+    /// values are read straight from MessagePack, with the very same result (see
+    /// `value/direct.rs`); anything else, and every error, goes through the JSON text.
     pub fn to_serde<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        match self {
+            RawValue::Json(b) => {
+                serde_json::from_slice(b).map_err(|e| ValueError::Deserialize(e.to_string()))
+            }
+            RawValue::MessagePack(b) => match direct::from_msgpack(b) {
+                Ok(value) => Ok(value),
+                Err(direct::Fallback) => self.to_serde_via_json(),
+            },
+        }
+    }
+
+    /// [`to_serde`](Self::to_serde) through the JSON text: the definition of the result, and
+    /// the path for what the direct one leaves out.
+    pub(crate) fn to_serde_via_json<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
         let json = self.to_json()?;
         serde_json::from_slice(&json).map_err(|e| ValueError::Deserialize(e.to_string()))
     }
@@ -164,6 +204,43 @@ impl RawValue {
             HubProtocol::Json => self.to_json().map(RawValue::Json),
             HubProtocol::MessagePack => self.to_msgpack().map(RawValue::MessagePack),
         }
+    }
+}
+
+thread_local! {
+    /// The buffer [`RawValue::from_serde`] writes small values into before copying them out.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Values up to this size are copied out of the scratch buffer; larger ones take it over.
+const SCRATCH_COPY_MAX: usize = 4096;
+
+/// Runs `write` on this thread's scratch buffer and returns what it wrote as `Bytes`: small
+/// values in one exactly sized allocation (a `Vec` written from empty would regrow several
+/// times, and one with spare capacity costs `Bytes` a second allocation for its shared
+/// header), large ones in the buffer itself. A fresh buffer when the scratch one is in use
+/// (a `Serialize` impl that calls `from_serde`) or gone (thread teardown).
+fn with_scratch<E>(write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<Bytes, E> {
+    let mut write = Some(write);
+    let scratched = SCRATCH.try_with(|cell| {
+        let mut buf = cell.try_borrow_mut().ok()?;
+        buf.clear();
+        let written = (write.take()?)(&mut buf);
+        Some(written.map(|()| {
+            if buf.len() <= SCRATCH_COPY_MAX {
+                Bytes::copy_from_slice(&buf)
+            } else {
+                Bytes::from(std::mem::take(&mut *buf))
+            }
+        }))
+    });
+    match (scratched, write) {
+        (Ok(Some(result)), _) => result,
+        (_, Some(write)) => {
+            let mut buf = Vec::new();
+            write(&mut buf).map(|()| Bytes::from(buf))
+        }
+        (_, None) => unreachable!("the scratch buffer ran `write` and returned its result"),
     }
 }
 
