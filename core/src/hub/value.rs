@@ -22,6 +22,8 @@
 //! exhaust the stack. This module does not validate a [`RawValue`] it only forwards (the
 //! codecs copy raw values of the right format as they are).
 
+use std::cell::RefCell;
+
 use base64::Engine as _;
 use bytes::{BufMut, Bytes};
 use serde::Serialize;
@@ -29,6 +31,8 @@ use serde::de::DeserializeOwned;
 
 use super::message::{HubProtocol, RawValue};
 use super::msgpack::{self as mp, Cursor, Item, MpError};
+
+pub(super) mod direct;
 
 /// The deepest nesting of arrays and maps a transcoded value may have: 127 levels, serde_json's
 /// own recursion limit, so every JSON text the transcoder writes also parses with serde_json.
@@ -107,10 +111,30 @@ impl RawValue {
         }
     }
 
-    /// Serializes `value` in the given format. MessagePack goes through JSON (serde_json, then
-    /// the transcoder), so serde byte buffers become arrays of numbers; wrap them in a base64
-    /// string, or build the MessagePack `bin` yourself, to send a `byte[]`.
+    /// Serializes `value` in the given format: JSON as `serde_json::to_vec` writes it, and
+    /// MessagePack as that text transcodes, so serde byte buffers become arrays of numbers;
+    /// wrap them in a base64 string, or build the MessagePack `bin` yourself, to send a
+    /// `byte[]`. Usual values are written directly in either format, with the very same
+    /// bytes (see `value/direct.rs`); anything else goes through serde_json.
     pub fn from_serde<T: Serialize + ?Sized>(
+        protocol: HubProtocol,
+        value: &T,
+    ) -> Result<RawValue, ValueError> {
+        let direct = with_scratch(|out| match protocol {
+            HubProtocol::Json => direct::to_json(value, out),
+            HubProtocol::MessagePack => direct::to_msgpack(value, out),
+        });
+        match (direct, protocol) {
+            (Ok(bytes), HubProtocol::Json) => Ok(RawValue::Json(bytes)),
+            (Ok(bytes), HubProtocol::MessagePack) => Ok(RawValue::MessagePack(bytes)),
+            (Err(direct::Fallback), _) => Self::from_serde_via_json(protocol, value),
+        }
+    }
+
+    /// [`from_serde`](Self::from_serde) through serde_json's text (and the transcoder for
+    /// MessagePack): the definition of the result, and the path for what the direct one
+    /// leaves out.
+    pub(crate) fn from_serde_via_json<T: Serialize + ?Sized>(
         protocol: HubProtocol,
         value: &T,
     ) -> Result<RawValue, ValueError> {
@@ -125,10 +149,26 @@ impl RawValue {
         }
     }
 
-    /// Deserializes the value into `T`, in either format. A MessagePack value is transcoded to
-    /// JSON first, so `bin` arrives as a base64 string and a timestamp as an ISO 8601 string.
-    /// serde_json does the reading, with its usual float precision.
+    /// Deserializes the value into `T`, in either format. A MessagePack value reads as its
+    /// JSON transcoding would, so `bin` arrives as a base64 string and a timestamp as an ISO
+    /// 8601 string; serde_json does the reading, with its usual float precision. Usual
+    /// values are read straight from MessagePack, with the very same result (see
+    /// `value/direct.rs`); anything else, and every error, goes through the JSON text.
     pub fn to_serde<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        match self {
+            RawValue::Json(b) => {
+                serde_json::from_slice(b).map_err(|e| ValueError::Deserialize(e.to_string()))
+            }
+            RawValue::MessagePack(b) => match direct::from_msgpack(b) {
+                Ok(value) => Ok(value),
+                Err(direct::Fallback) => self.to_serde_via_json(),
+            },
+        }
+    }
+
+    /// [`to_serde`](Self::to_serde) through the JSON text: the definition of the result, and
+    /// the path for what the direct one leaves out.
+    pub(crate) fn to_serde_via_json<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
         let json = self.to_json()?;
         serde_json::from_slice(&json).map_err(|e| ValueError::Deserialize(e.to_string()))
     }
@@ -167,37 +207,95 @@ impl RawValue {
     }
 }
 
-/// Appends `s` to `out` as a JSON string literal (quotes, escapes for `"`, `\` and control
-/// characters; everything else as UTF-8).
+thread_local! {
+    /// The buffer [`RawValue::from_serde`] writes small values into before copying them out.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Values up to this size are copied out of the scratch buffer; larger ones take it over.
+const SCRATCH_COPY_MAX: usize = 4096;
+
+/// Runs `write` on this thread's scratch buffer and returns what it wrote as `Bytes`: small
+/// values in one exactly sized allocation (a `Vec` written from empty would regrow several
+/// times, and one with spare capacity costs `Bytes` a second allocation for its shared
+/// header), large ones in the buffer itself. A fresh buffer when the scratch one is in use
+/// (a `Serialize` impl that calls `from_serde`) or gone (thread teardown).
+fn with_scratch<E>(write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<Bytes, E> {
+    let mut write = Some(write);
+    let scratched = SCRATCH.try_with(|cell| {
+        let mut buf = cell.try_borrow_mut().ok()?;
+        buf.clear();
+        let written = (write.take()?)(&mut buf);
+        Some(written.map(|()| {
+            if buf.len() <= SCRATCH_COPY_MAX {
+                Bytes::copy_from_slice(&buf)
+            } else {
+                Bytes::from(std::mem::take(&mut *buf))
+            }
+        }))
+    });
+    match (scratched, write) {
+        (Ok(Some(result)), _) => result,
+        (_, Some(write)) => {
+            let mut buf = Vec::new();
+            write(&mut buf).map(|()| Bytes::from(buf))
+        }
+        (_, None) => unreachable!("the scratch buffer ran `write` and returned its result"),
+    }
+}
+
+/// Whether serde_json (and so we) escape this byte inside a JSON string.
+fn escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Appends `s` to `out` as a JSON string literal, byte for byte as serde_json writes it:
+/// quotes, `\"`, `\\`, the short escapes `\b \f \n \r \t` and `\u00xx` for the other
+/// control characters; everything else as UTF-8.
 pub(crate) fn put_json_str(out: &mut impl BufMut, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Runs without escapes are copied whole; 32-byte blocks are checked without branches
+    // (the compiler vectorizes the fold), so long plain strings cost about a copy.
+    const BLOCK: usize = 32;
     out.put_u8(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0C => b"\\f",
-            0x00..=0x1F => b"",
-            _ => continue,
-        };
-        out.put_slice(&bytes[start..i]);
-        if short.is_empty() {
-            out.put_slice(b"\\u00");
-            out.put_u8(HEX[usize::from(b >> 4)]);
-            out.put_u8(HEX[usize::from(b & 0xF)]);
-        } else {
-            out.put_slice(short);
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = (i + BLOCK).min(bytes.len());
+        let block = &bytes[i..end];
+        if block.iter().fold(false, |any, &b| any | escaped(b)) {
+            for (j, &b) in (i..).zip(block) {
+                if escaped(b) {
+                    out.put_slice(&bytes[start..j]);
+                    put_escape(out, b);
+                    start = j + 1;
+                }
+            }
         }
-        start = i + 1;
+        i = end;
     }
     out.put_slice(&bytes[start..]);
     out.put_u8(b'"');
+}
+
+fn put_escape(out: &mut impl BufMut, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short: &[u8] = match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0C => b"\\f",
+        _ => {
+            out.put_slice(b"\\u00");
+            out.put_u8(HEX[usize::from(b >> 4)]);
+            out.put_u8(HEX[usize::from(b & 0xF)]);
+            return;
+        }
+    };
+    out.put_slice(short);
 }
 
 /// Appends the decimal digits of `n` (what `n.to_string()` gives, without allocating).

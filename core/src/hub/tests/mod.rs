@@ -2,6 +2,7 @@
 //! incremental decoding at every split, transcoding, handshake, property round trips.
 
 mod decoder;
+mod direct;
 mod encode;
 mod golden_msgpack;
 mod handshake;

@@ -338,3 +338,28 @@ fn decimal_writers_match_to_string() {
     crate::hub::value::put_u64(&mut out, u64::MAX);
     assert_eq!(out, u64::MAX.to_string().as_bytes());
 }
+
+#[test]
+fn json_strings_are_escaped_as_serde_json_escapes_them() {
+    let specials = [
+        '"', '\\', '\n', '\r', '\t', '\u{8}', '\u{c}', '\u{0}', '\u{1f}', '\u{7f}', 'é', '€', '😀',
+    ];
+    for len in [0usize, 1, 31, 32, 33, 63, 64, 65, 100] {
+        for at in [0, len / 2, len.saturating_sub(1)] {
+            for special in specials {
+                let mut s: Vec<char> = std::iter::repeat_n('a', len).collect();
+                if len > 0 {
+                    s[at] = special;
+                }
+                let s: String = s.into_iter().collect();
+                let mut ours = Vec::new();
+                crate::hub::value::put_json_str(&mut ours, &s);
+                assert_eq!(ours, serde_json::to_vec(&s).unwrap(), "{s:?}");
+            }
+        }
+    }
+    let all: String = (0u8..128).map(char::from).collect::<String>().repeat(3);
+    let mut ours = Vec::new();
+    crate::hub::value::put_json_str(&mut ours, &all);
+    assert_eq!(ours, serde_json::to_vec(&all).unwrap());
+}
