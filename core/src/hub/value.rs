@@ -245,7 +245,7 @@ fn with_scratch<E>(write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<
 }
 
 /// Whether serde_json (and so we) escape this byte inside a JSON string.
-fn escaped(b: u8) -> bool {
+pub(crate) fn escaped(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
@@ -263,7 +263,12 @@ pub(crate) fn put_json_str(out: &mut impl BufMut, s: &str) {
     while i < bytes.len() {
         let end = (i + BLOCK).min(bytes.len());
         let block = &bytes[i..end];
-        if block.iter().fold(false, |any, &b| any | escaped(b)) {
+        // Whole blocks as fixed-size arrays: the check compiles to a few vector compares.
+        let any = match <&[u8; BLOCK]>::try_from(block) {
+            Ok(whole) => whole.iter().fold(false, |any, &b| any | escaped(b)),
+            Err(_) => block.iter().fold(false, |any, &b| any | escaped(b)),
+        };
+        if any {
             for (j, &b) in (i..).zip(block) {
                 if escaped(b) {
                     out.put_slice(&bytes[start..j]);
