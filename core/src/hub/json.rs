@@ -315,7 +315,7 @@ mod fast {
     /// The index of the first `"`, `\` or control character in `b`: the quote or backslash
     /// by `memchr2` (SIMD), then control characters before it in 32-byte blocks checked
     /// without branches (vectorized), so long plain strings cost about two fast scans.
-    fn find_special(b: &[u8]) -> Option<usize> {
+    pub(crate) fn find_special(b: &[u8]) -> Option<usize> {
         const BLOCK: usize = 32;
         // Member names, ids and targets are short: a plain loop finds their end sooner.
         const SHORT: usize = 16;
@@ -582,6 +582,8 @@ mod fast {
         }
     }
 }
+
+pub(crate) use fast::find_special;
 
 /// Reads one message text (without its `0x1E`). Unknown message types are returned as
 /// [`Decoded::Unknown`], after the text was checked to be a JSON object.

@@ -156,9 +156,12 @@ impl RawValue {
     /// `value/direct.rs`); anything else, and every error, goes through the JSON text.
     pub fn to_serde<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
         match self {
-            RawValue::Json(b) => {
-                serde_json::from_slice(b).map_err(|e| ValueError::Deserialize(e.to_string()))
-            }
+            RawValue::Json(b) => match direct::from_json_string(b) {
+                Ok(value) => Ok(value),
+                Err(direct::Fallback) => {
+                    serde_json::from_slice(b).map_err(|e| ValueError::Deserialize(e.to_string()))
+                }
+            },
             RawValue::MessagePack(b) => match direct::from_msgpack(b) {
                 Ok(value) => Ok(value),
                 Err(direct::Fallback) => self.to_serde_via_json(),
