@@ -269,12 +269,12 @@ mod fast {
     /// Nesting deeper than this is left to serde_json (which has no limit when skipping).
     const MAX_NESTING: usize = 128;
 
-    /// Fills `f` (default on entry); `None` leaves it half filled.
-    pub(super) fn parse(text: &Bytes, s: &str, f: &mut Fields) -> Option<()> {
+    /// Fills `f` (default on entry); `None` leaves it half filled. Checks UTF-8 itself:
+    /// outside strings it takes ASCII only, and every string is checked.
+    pub(super) fn parse(text: &Bytes, f: &mut Fields) -> Option<()> {
         let mut p = Reader {
             text,
-            s,
-            b: s.as_bytes(),
+            b: text,
             pos: 0,
         };
         p.ws();
@@ -282,22 +282,22 @@ mod fast {
         p.ws();
         if !p.eat(b'}') {
             loop {
-                let key = p.plain_str()?;
+                let key = p.plain_bytes()?;
                 p.ws();
                 p.expect(b':')?;
                 p.ws();
                 match key {
-                    "type" => f.type_id = p.u64_or_null()?,
-                    "headers" => f.headers = p.headers_or_null()?,
-                    "invocationId" => f.invocation_id = p.string_or_null()?,
-                    "target" => f.target = p.string_or_null()?,
-                    "arguments" => f.arguments = p.arguments_or_null()?,
-                    "streamIds" => f.stream_ids = p.strings_or_null()?,
-                    "item" => f.item = Some(p.raw()?),
-                    "result" => f.result = Some(p.raw()?),
-                    "error" => f.error = p.string_or_null()?,
-                    "allowReconnect" => f.allow_reconnect = p.bool_or_null()?,
-                    "sequenceId" => f.sequence_id = p.u64_or_null()?,
+                    b"type" => f.type_id = p.u64_or_null()?,
+                    b"headers" => f.headers = p.headers_or_null()?,
+                    b"invocationId" => f.invocation_id = p.string_or_null()?,
+                    b"target" => f.target = p.string_or_null()?,
+                    b"arguments" => f.arguments = p.arguments_or_null()?,
+                    b"streamIds" => f.stream_ids = p.strings_or_null()?,
+                    b"item" => f.item = Some(p.raw()?),
+                    b"result" => f.result = Some(p.raw()?),
+                    b"error" => f.error = p.string_or_null()?,
+                    b"allowReconnect" => f.allow_reconnect = p.bool_or_null()?,
+                    b"sequenceId" => f.sequence_id = p.u64_or_null()?,
                     _ => p.skip_value(0)?,
                 }
                 p.ws();
@@ -312,38 +312,62 @@ mod fast {
         (p.pos == p.b.len()).then_some(())
     }
 
-    /// The index of the first `"`, `\` or control character in `b`: the quote or backslash
-    /// by `memchr2` (SIMD), then control characters before it in 32-byte blocks checked
-    /// without branches (vectorized), so long plain strings cost about two fast scans.
-    pub(crate) fn find_special(b: &[u8]) -> Option<usize> {
-        const BLOCK: usize = 32;
-        // Member names, ids and targets are short: a plain loop finds their end sooner.
-        const SHORT: usize = 16;
-        let special = |c: u8| c < 0x20 || c == b'"' || c == b'\\';
-        if let Some(at) = b.iter().take(SHORT).position(|&c| special(c)) {
-            return Some(at);
-        }
-        let end = SHORT + memchr::memchr2(b'"', b'\\', b.get(SHORT..)?)?;
-        let head = &b[..end];
+    const BLOCK: usize = 32;
+    /// Member names, ids and targets are short: a plain loop finds their end sooner.
+    const SHORT: usize = 16;
+
+    /// The index of the first byte `hit` picks in `b`: whole 32-byte blocks are checked as
+    /// fixed-size arrays with a branch-free fold, which compiles to a few vector compares.
+    #[inline(always)]
+    fn first(b: &[u8], hit: impl Fn(u8) -> bool) -> Option<usize> {
         let mut i = 0;
-        while let Some(block) = head.get(i..i + BLOCK) {
+        while let Some(block) = b.get(i..i + BLOCK) {
             let block: &[u8; BLOCK] = block.try_into().ok()?;
-            if block.iter().fold(false, |any, &c| any | (c < 0x20)) {
+            if block.iter().fold(false, |any, &c| any | hit(c)) {
                 break;
             }
             i += BLOCK;
         }
-        Some(
-            head[i..]
-                .iter()
-                .position(|&c| c < 0x20)
-                .map_or(end, |at| i + at),
-        )
+        b[i..].iter().position(|&c| hit(c)).map(|at| i + at)
+    }
+
+    fn special(c: u8) -> bool {
+        c < 0x20 || c == b'"' || c == b'\\'
+    }
+
+    /// The index of the first `"`, `\` or control character in `b`: the quote or backslash
+    /// by `memchr2` (SIMD), then control characters before it in 32-byte blocks checked
+    /// without branches (vectorized), so long plain strings cost about two fast scans.
+    pub(crate) fn find_special(b: &[u8]) -> Option<usize> {
+        if let Some(at) = b.iter().take(SHORT).position(|&c| special(c)) {
+            return Some(at);
+        }
+        let end = SHORT + memchr::memchr2(b'"', b'\\', b.get(SHORT..)?)?;
+        Some(first(&b[..end], |c| c < 0x20).unwrap_or(end))
+    }
+
+    /// [`find_special`], and `None` unless the bytes before the index are UTF-8: one pass
+    /// checks control characters and non-ASCII bytes together, and only a run that has
+    /// non-ASCII bytes is handed to the standard UTF-8 check.
+    fn find_special_utf8(b: &[u8]) -> Option<usize> {
+        let not_plain_ascii = |c: u8| !(0x20..0x80).contains(&c) || c == b'"' || c == b'\\';
+        if let Some(at) = b.iter().take(SHORT).position(|&c| not_plain_ascii(c))
+            && b[at] < 0x80
+        {
+            return Some(at);
+        }
+        let end = memchr::memchr2(b'"', b'\\', b)?;
+        let head = &b[..end];
+        let ascii = first(head, |c| !(0x20..0x80).contains(&c)).unwrap_or(end);
+        // From the first non-ASCII byte on (a character boundary: all before is ASCII).
+        let rest = &head[ascii..];
+        let stop = ascii + first(rest, |c| c < 0x20).unwrap_or(rest.len());
+        std::str::from_utf8(&head[ascii..stop]).ok()?;
+        Some(stop)
     }
 
     struct Reader<'a> {
         text: &'a Bytes,
-        s: &'a str,
         b: &'a [u8],
         pos: usize,
     }
@@ -377,6 +401,16 @@ mod fast {
             hit
         }
 
+        /// The bytes of a string without escapes or control characters (checked UTF-8).
+        fn plain_bytes(&mut self) -> Option<&'a [u8]> {
+            self.expect(b'"')?;
+            let start = self.pos;
+            let end = start + find_special_utf8(&self.b[start..])?;
+            (self.b[end] == b'"').then_some(())?;
+            self.pos = end + 1;
+            Some(&self.b[start..end])
+        }
+
         /// A string without escapes or control characters.
         fn plain_str(&mut self) -> Option<&'a str> {
             self.expect(b'"')?;
@@ -384,8 +418,7 @@ mod fast {
             let end = start + find_special(&self.b[start..])?;
             (self.b[end] == b'"').then_some(())?;
             self.pos = end + 1;
-            // Both ends are ASCII quotes: character boundaries.
-            Some(&self.s[start..end])
+            std::str::from_utf8(&self.b[start..end]).ok()
         }
 
         fn null(&mut self) -> bool {
@@ -417,17 +450,19 @@ mod fast {
                 return Some(None);
             }
             let start = self.pos;
-            while let Some(b'0'..=b'9') = self.peek() {
+            let mut n: u64 = 0;
+            while let Some(c @ b'0'..=b'9') = self.peek() {
+                n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
                 self.pos += 1;
             }
-            let digits = &self.s[start..self.pos];
-            if digits.is_empty()
-                || (digits.len() > 1 && digits.starts_with('0'))
+            let len = self.pos - start;
+            if len == 0
+                || (len > 1 && self.b[start] == b'0')
                 || matches!(self.peek(), Some(b'.' | b'e' | b'E'))
             {
                 return None;
             }
-            digits.parse().ok().map(Some)
+            Some(Some(n))
         }
 
         fn headers_or_null(&mut self) -> Option<Option<Headers>> {
@@ -535,7 +570,7 @@ mod fast {
         fn skip_str(&mut self) -> Option<()> {
             self.expect(b'"')?;
             loop {
-                let at = self.pos + find_special(&self.b[self.pos..])?;
+                let at = self.pos + find_special_utf8(&self.b[self.pos..])?;
                 self.pos = at + 1;
                 match self.b[at] {
                     b'"' => return Some(()),
@@ -588,9 +623,9 @@ pub(crate) use fast::find_special;
 /// Reads one message text (without its `0x1E`). Unknown message types are returned as
 /// [`Decoded::Unknown`], after the text was checked to be a JSON object.
 pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
-    let s = std::str::from_utf8(text).map_err(|_| CodecError::InvalidUtf8)?;
     let mut f = Fields::default();
-    if fast::parse(text, s, &mut f).is_none() {
+    if fast::parse(text, &mut f).is_none() {
+        let s = std::str::from_utf8(text).map_err(|_| CodecError::InvalidUtf8)?;
         f = Fields::default();
         parse_fields(text, s, &mut f)?;
     }
@@ -609,7 +644,7 @@ pub(crate) fn read_message_with_serde_json(text: &Bytes) -> Result<Decoded, Code
 /// Whether the fast reader takes this text (tests: that the common cases do).
 #[cfg(test)]
 pub(crate) fn fast_reader_takes(text: &Bytes) -> bool {
-    std::str::from_utf8(text).is_ok_and(|s| fast::parse(text, s, &mut Fields::default()).is_some())
+    fast::parse(text, &mut Fields::default()).is_some()
 }
 
 /// The message the members make, or the member that is missing or wrong.

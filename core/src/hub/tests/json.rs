@@ -475,6 +475,33 @@ fn fast_reader_and_serde_json_agree_on_edge_cases() {
             "{text}"
         );
     }
+    // UTF-8: the fast reader checks it itself (strings, and ASCII only outside them).
+    let long = "é".repeat(40);
+    let e20 = "é".repeat(20);
+    let start: &[u8] = br#"{"type":1,"target":"m","arguments":[""#;
+    let byte_cases: Vec<Vec<u8>> = vec![
+        format!(r#"{{"type":1,"target":"m","arguments":["{long}","x{long}"]}}"#).into_bytes(),
+        [start, &[b'a'; 40], b"\xff\"]}"].concat(),
+        [start, &[b'a'; 40], b"\xc3\"]}"].concat(),
+        [start, e20.as_bytes(), b"\xe2\x82\"]}"].concat(),
+        [start, e20.as_bytes(), b"\x01\"]}"].concat(),
+        [start, e20.as_bytes(), b"\\n", e20.as_bytes(), b"\"]}"].concat(),
+        [start, b"\xff\"]}"].concat(),
+        b"{\"type\":1,\"target\":\"m\xff\",\"arguments\":[]}".to_vec(),
+        b"{\"type\":1,\"target\":\"m\",\"arguments\":[]}\xc3\xa9".to_vec(),
+        b"{\"type\":1,\"target\":\"m\",\"arguments\":[],\"\xc3\xa9\":1}".to_vec(),
+        b"{\"type\":1,\"target\":\"m\",\"arguments\":[\"a\\u00e9\xc3\xa9\\n\xe2\x82\xac\"]}"
+            .to_vec(),
+    ];
+    for text in byte_cases {
+        let b = Bytes::from(text);
+        assert_eq!(
+            json::read_message(&b),
+            json::read_message_with_serde_json(&b),
+            "{:?}",
+            String::from_utf8_lossy(&b)
+        );
+    }
     let deep = format!(
         "{{\"type\":6,\"x\":{}{}}}",
         "[".repeat(200),
