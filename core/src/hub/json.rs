@@ -7,7 +7,9 @@
 //! `error`, an Invocation without `target` or `arguments`, a StreamItem / Completion /
 //! CancelInvocation / StreamInvocation without `invocationId`, a StreamItem without `item`,
 //! Ack / Sequence without `sequenceId`, and members of the wrong JSON type. Raw values are
-//! zero-copy slices of the message text.
+//! zero-copy slices of the message text. A hand-written reader (`fast`) takes the usual
+//! messages; anything it is unsure of, errors included, goes to serde_json, and both give the
+//! same result for every text (property-tested against each other).
 //!
 //! The writer is strict and matches .NET: `type` first, `headers` only when non-empty,
 //! `invocationId` only when present, `streamIds` only when non-empty, Completion `result`
@@ -227,19 +229,18 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
 
 /// Parses the message object; raw values are slices of `text` (which `s` is the UTF-8 view
 /// of).
-fn parse_fields(text: &Bytes, s: &str) -> Result<Fields, CodecError> {
+fn parse_fields(text: &Bytes, s: &str, fields: &mut Fields) -> Result<(), CodecError> {
     let current = Cell::new(None);
-    let mut fields = Fields::default();
     let mut de = serde_json::Deserializer::from_str(s);
     let parsed = FieldsSeed {
         current: &current,
         text,
-        fields: &mut fields,
+        fields,
     }
     .deserialize(&mut de)
     .and_then(|()| de.end());
     match parsed {
-        Ok(()) => Ok(fields),
+        Ok(()) => Ok(()),
         Err(e) => Err(match current.get() {
             Some(name) if e.is_data() => CodecError::InvalidField(name),
             _ => CodecError::InvalidJson(e.to_string()),
@@ -247,27 +248,426 @@ fn parse_fields(text: &Bytes, s: &str) -> Result<Fields, CodecError> {
     }
 }
 
+/// A hand-written reader for the messages peers actually send: member names and strings
+/// without escapes, numbers as plain digits, raw values checked against the JSON grammar.
+/// It gives exactly what [`parse_fields`] (serde_json) gives, or `None` for anything it is not
+/// sure about — every error included — and [`read_message`] then asks serde_json, which
+/// produces the result, or the error with its text.
+///
+/// It is never laxer than serde_json: a raw value must be one JSON value by RFC 8259 (serde_json
+/// checks no more when skipping one: escapes must be `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`
+/// or `\u` and four hex digits, strings may not hold control characters, numbers follow the
+/// grammar, no trailing commas); typed members take only what their serde type accepts
+/// (`type` and `sequenceId`: digits of a `u64`; strings without escapes; `null` as absent).
+/// The text was checked to be UTF-8 before.
+mod fast {
+    use bytes::Bytes;
+
+    use super::Fields;
+    use crate::hub::message::{Headers, RawValue};
+
+    /// Nesting deeper than this is left to serde_json (which has no limit when skipping).
+    const MAX_NESTING: usize = 128;
+
+    /// Fills `f` (default on entry); `None` leaves it half filled. Checks UTF-8 itself:
+    /// outside strings it takes ASCII only, and every string is checked.
+    pub(super) fn parse(text: &Bytes, f: &mut Fields) -> Option<()> {
+        let mut p = Reader {
+            text,
+            b: text,
+            pos: 0,
+        };
+        p.ws();
+        p.expect(b'{')?;
+        p.ws();
+        if !p.eat(b'}') {
+            loop {
+                let key = p.plain_bytes()?;
+                p.ws();
+                p.expect(b':')?;
+                p.ws();
+                match key {
+                    b"type" => f.type_id = p.u64_or_null()?,
+                    b"headers" => f.headers = p.headers_or_null()?,
+                    b"invocationId" => f.invocation_id = p.string_or_null()?,
+                    b"target" => f.target = p.string_or_null()?,
+                    b"arguments" => f.arguments = p.arguments_or_null()?,
+                    b"streamIds" => f.stream_ids = p.strings_or_null()?,
+                    b"item" => f.item = Some(p.raw()?),
+                    b"result" => f.result = Some(p.raw()?),
+                    b"error" => f.error = p.string_or_null()?,
+                    b"allowReconnect" => f.allow_reconnect = p.bool_or_null()?,
+                    b"sequenceId" => f.sequence_id = p.u64_or_null()?,
+                    _ => p.skip_value(0)?,
+                }
+                p.ws();
+                if p.eat(b'}') {
+                    break;
+                }
+                p.expect(b',')?;
+                p.ws();
+            }
+        }
+        p.ws();
+        (p.pos == p.b.len()).then_some(())
+    }
+
+    const BLOCK: usize = 32;
+    /// Member names, ids and targets are short: a plain loop finds their end sooner.
+    const SHORT: usize = 16;
+
+    /// The index of the first byte `hit` picks in `b`: whole 32-byte blocks are checked as
+    /// fixed-size arrays with a branch-free fold, which compiles to a few vector compares.
+    #[inline(always)]
+    fn first(b: &[u8], hit: impl Fn(u8) -> bool) -> Option<usize> {
+        let mut i = 0;
+        while let Some(block) = b.get(i..i + BLOCK) {
+            let block: &[u8; BLOCK] = block.try_into().ok()?;
+            if block.iter().fold(false, |any, &c| any | hit(c)) {
+                break;
+            }
+            i += BLOCK;
+        }
+        b[i..].iter().position(|&c| hit(c)).map(|at| i + at)
+    }
+
+    fn special(c: u8) -> bool {
+        c < 0x20 || c == b'"' || c == b'\\'
+    }
+
+    /// The index of the first `"`, `\` or control character in `b`: the quote or backslash
+    /// by `memchr2` (SIMD), then control characters before it in 32-byte blocks checked
+    /// without branches (vectorized), so long plain strings cost about two fast scans.
+    pub(crate) fn find_special(b: &[u8]) -> Option<usize> {
+        if let Some(at) = b.iter().take(SHORT).position(|&c| special(c)) {
+            return Some(at);
+        }
+        let end = SHORT + memchr::memchr2(b'"', b'\\', b.get(SHORT..)?)?;
+        Some(first(&b[..end], |c| c < 0x20).unwrap_or(end))
+    }
+
+    /// [`find_special`], and `None` unless the bytes before the index are UTF-8: one pass
+    /// checks control characters and non-ASCII bytes together, and only a run that has
+    /// non-ASCII bytes is handed to the standard UTF-8 check.
+    fn find_special_utf8(b: &[u8]) -> Option<usize> {
+        let not_plain_ascii = |c: u8| !(0x20..0x80).contains(&c) || c == b'"' || c == b'\\';
+        if let Some(at) = b.iter().take(SHORT).position(|&c| not_plain_ascii(c))
+            && b[at] < 0x80
+        {
+            return Some(at);
+        }
+        let end = memchr::memchr2(b'"', b'\\', b)?;
+        let head = &b[..end];
+        let ascii = first(head, |c| !(0x20..0x80).contains(&c)).unwrap_or(end);
+        // From the first non-ASCII byte on (a character boundary: all before is ASCII).
+        let rest = &head[ascii..];
+        let stop = ascii + first(rest, |c| c < 0x20).unwrap_or(rest.len());
+        std::str::from_utf8(&head[ascii..stop]).ok()?;
+        Some(stop)
+    }
+
+    struct Reader<'a> {
+        text: &'a Bytes,
+        b: &'a [u8],
+        pos: usize,
+    }
+
+    impl<'a> Reader<'a> {
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.pos).copied()
+        }
+
+        fn eat(&mut self, c: u8) -> bool {
+            let hit = self.peek() == Some(c);
+            self.pos += usize::from(hit);
+            hit
+        }
+
+        fn expect(&mut self, c: u8) -> Option<()> {
+            self.eat(c).then_some(())
+        }
+
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+                self.pos += 1;
+            }
+        }
+
+        fn literal(&mut self, word: &[u8]) -> bool {
+            let hit = self.b[self.pos..].starts_with(word);
+            if hit {
+                self.pos += word.len();
+            }
+            hit
+        }
+
+        /// The bytes of a string without escapes or control characters (checked UTF-8).
+        fn plain_bytes(&mut self) -> Option<&'a [u8]> {
+            self.expect(b'"')?;
+            let start = self.pos;
+            let end = start + find_special_utf8(&self.b[start..])?;
+            (self.b[end] == b'"').then_some(())?;
+            self.pos = end + 1;
+            Some(&self.b[start..end])
+        }
+
+        /// A string without escapes or control characters.
+        fn plain_str(&mut self) -> Option<&'a str> {
+            self.expect(b'"')?;
+            let start = self.pos;
+            let end = start + find_special(&self.b[start..])?;
+            (self.b[end] == b'"').then_some(())?;
+            self.pos = end + 1;
+            std::str::from_utf8(&self.b[start..end]).ok()
+        }
+
+        fn null(&mut self) -> bool {
+            self.literal(b"null")
+        }
+
+        fn string_or_null(&mut self) -> Option<Option<String>> {
+            if self.null() {
+                return Some(None);
+            }
+            self.plain_str().map(|s| Some(s.to_owned()))
+        }
+
+        fn bool_or_null(&mut self) -> Option<Option<bool>> {
+            if self.null() {
+                Some(None)
+            } else if self.literal(b"true") {
+                Some(Some(true))
+            } else if self.literal(b"false") {
+                Some(Some(false))
+            } else {
+                None
+            }
+        }
+
+        /// Digits of a `u64`: no sign, fraction, exponent or leading zero.
+        fn u64_or_null(&mut self) -> Option<Option<u64>> {
+            if self.null() {
+                return Some(None);
+            }
+            let start = self.pos;
+            let mut n: u64 = 0;
+            while let Some(c @ b'0'..=b'9') = self.peek() {
+                n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+                self.pos += 1;
+            }
+            let len = self.pos - start;
+            if len == 0
+                || (len > 1 && self.b[start] == b'0')
+                || matches!(self.peek(), Some(b'.' | b'e' | b'E'))
+            {
+                return None;
+            }
+            Some(Some(n))
+        }
+
+        fn headers_or_null(&mut self) -> Option<Option<Headers>> {
+            if self.null() {
+                return Some(None);
+            }
+            self.expect(b'{')?;
+            let mut headers = Headers::new();
+            self.ws();
+            if self.eat(b'}') {
+                return Some(Some(headers));
+            }
+            loop {
+                let k = self.plain_str()?;
+                self.ws();
+                self.expect(b':')?;
+                self.ws();
+                let v = self.plain_str()?;
+                headers.insert(k.to_owned(), v.to_owned());
+                self.ws();
+                if self.eat(b'}') {
+                    return Some(Some(headers));
+                }
+                self.expect(b',')?;
+                self.ws();
+            }
+        }
+
+        /// `[` items `]` read by `item`, or `null`.
+        fn array_or_null<T>(
+            &mut self,
+            mut item: impl FnMut(&mut Self) -> Option<T>,
+        ) -> Option<Option<Vec<T>>> {
+            if self.null() {
+                return Some(None);
+            }
+            self.expect(b'[')?;
+            let mut items = Vec::new();
+            self.ws();
+            if self.eat(b']') {
+                return Some(Some(items));
+            }
+            loop {
+                items.push(item(self)?);
+                self.ws();
+                if self.eat(b']') {
+                    return Some(Some(items));
+                }
+                self.expect(b',')?;
+                self.ws();
+            }
+        }
+
+        fn arguments_or_null(&mut self) -> Option<Option<Vec<RawValue>>> {
+            self.array_or_null(Self::raw)
+        }
+
+        fn strings_or_null(&mut self) -> Option<Option<Vec<String>>> {
+            self.array_or_null(|p| p.plain_str().map(str::to_owned))
+        }
+
+        /// One JSON value, as a zero-copy slice of the message.
+        fn raw(&mut self) -> Option<RawValue> {
+            let start = self.pos;
+            self.skip_value(0)?;
+            Some(RawValue::Json(self.text.slice(start..self.pos)))
+        }
+
+        fn skip_value(&mut self, depth: usize) -> Option<()> {
+            match self.peek()? {
+                b'"' => self.skip_str(),
+                b'-' | b'0'..=b'9' => self.skip_number(),
+                b't' => self.literal(b"true").then_some(()),
+                b'f' => self.literal(b"false").then_some(()),
+                b'n' => self.null().then_some(()),
+                open @ (b'[' | b'{') if depth < MAX_NESTING => {
+                    self.pos += 1;
+                    let close = if open == b'[' { b']' } else { b'}' };
+                    self.ws();
+                    if self.eat(close) {
+                        return Some(());
+                    }
+                    loop {
+                        if open == b'{' {
+                            self.skip_str()?;
+                            self.ws();
+                            self.expect(b':')?;
+                            self.ws();
+                        }
+                        self.skip_value(depth + 1)?;
+                        self.ws();
+                        if self.eat(close) {
+                            return Some(());
+                        }
+                        self.expect(b',')?;
+                        self.ws();
+                    }
+                }
+                _ => None,
+            }
+        }
+
+        /// A string with any valid escapes (their code points are not checked, as serde_json
+        /// does not when skipping).
+        fn skip_str(&mut self) -> Option<()> {
+            self.expect(b'"')?;
+            loop {
+                let at = self.pos + find_special_utf8(&self.b[self.pos..])?;
+                self.pos = at + 1;
+                match self.b[at] {
+                    b'"' => return Some(()),
+                    b'\\' => match self.peek()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
+                        b'u' => {
+                            let hex = self.b.get(self.pos + 1..self.pos + 5)?;
+                            hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                            self.pos += 5;
+                        }
+                        _ => return None,
+                    },
+                    _ => return None,
+                }
+            }
+        }
+
+        fn digits(&mut self) -> usize {
+            let start = self.pos;
+            while let Some(b'0'..=b'9') = self.peek() {
+                self.pos += 1;
+            }
+            self.pos - start
+        }
+
+        /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+        fn skip_number(&mut self) -> Option<()> {
+            self.eat(b'-');
+            let first = self.peek()?;
+            let n = self.digits();
+            if n == 0 || (first == b'0' && n > 1) {
+                return None;
+            }
+            if self.eat(b'.') && self.digits() == 0 {
+                return None;
+            }
+            if self.eat(b'e') || self.eat(b'E') {
+                let _ = self.eat(b'+') || self.eat(b'-');
+                if self.digits() == 0 {
+                    return None;
+                }
+            }
+            Some(())
+        }
+    }
+}
+
+pub(crate) use fast::find_special;
+
 /// Reads one message text (without its `0x1E`). Unknown message types are returned as
 /// [`Decoded::Unknown`], after the text was checked to be a JSON object.
 pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
+    let mut f = Fields::default();
+    if fast::parse(text, &mut f).is_none() {
+        let s = std::str::from_utf8(text).map_err(|_| CodecError::InvalidUtf8)?;
+        f = Fields::default();
+        parse_fields(text, s, &mut f)?;
+    }
+    message(&mut f)
+}
+
+/// [`read_message`] with serde_json only: what the fast reader must agree with.
+#[cfg(test)]
+pub(crate) fn read_message_with_serde_json(text: &Bytes) -> Result<Decoded, CodecError> {
     let s = std::str::from_utf8(text).map_err(|_| CodecError::InvalidUtf8)?;
-    let f = parse_fields(text, s)?;
+    let mut f = Fields::default();
+    parse_fields(text, s, &mut f)?;
+    message(&mut f)
+}
+
+/// Whether the fast reader takes this text (tests: that the common cases do).
+#[cfg(test)]
+pub(crate) fn fast_reader_takes(text: &Bytes) -> bool {
+    fast::parse(text, &mut Fields::default()).is_some()
+}
+
+/// The message the members make, or the member that is missing or wrong.
+fn message(f: &mut Fields) -> Result<Decoded, CodecError> {
     let id = |id: Option<String>| id.ok_or(CodecError::MissingField("invocationId"));
-    let headers = f.headers.unwrap_or_default();
+    let headers = f.headers.take().unwrap_or_default();
     let type_id = f.type_id.ok_or(CodecError::MissingField("type"))?;
     let msg = match type_id {
         1 | 4 => {
             let invocation_id = if type_id == 4 {
-                Some(id(f.invocation_id)?)
+                Some(id(f.invocation_id.take())?)
             } else {
-                f.invocation_id
+                f.invocation_id.take()
             };
             let inv = Invocation {
                 headers,
                 invocation_id,
-                target: f.target.ok_or(CodecError::MissingField("target"))?,
-                arguments: f.arguments.ok_or(CodecError::MissingField("arguments"))?,
-                stream_ids: f.stream_ids.unwrap_or_default(),
+                target: f.target.take().ok_or(CodecError::MissingField("target"))?,
+                arguments: f
+                    .arguments
+                    .take()
+                    .ok_or(CodecError::MissingField("arguments"))?,
+                stream_ids: f.stream_ids.take().unwrap_or_default(),
             };
             if type_id == 1 {
                 HubMessage::Invocation(inv)
@@ -277,13 +677,13 @@ pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
         }
         2 => HubMessage::StreamItem {
             headers,
-            invocation_id: id(f.invocation_id)?,
-            item: f.item.ok_or(CodecError::MissingField("item"))?,
+            invocation_id: id(f.invocation_id.take())?,
+            item: f.item.take().ok_or(CodecError::MissingField("item"))?,
         },
         3 => HubMessage::Completion {
             headers,
-            invocation_id: id(f.invocation_id)?,
-            result: match (f.result, f.error) {
+            invocation_id: id(f.invocation_id.take())?,
+            result: match (f.result.take(), f.error.take()) {
                 (Some(_), Some(_)) => return Err(CodecError::ResultAndError),
                 (Some(v), None) => CompletionResult::Value(v),
                 (None, Some(e)) => CompletionResult::Error(e),
@@ -292,11 +692,11 @@ pub fn read_message(text: &Bytes) -> Result<Decoded, CodecError> {
         },
         5 => HubMessage::CancelInvocation {
             headers,
-            invocation_id: id(f.invocation_id)?,
+            invocation_id: id(f.invocation_id.take())?,
         },
         6 => HubMessage::Ping,
         7 => HubMessage::Close {
-            error: f.error,
+            error: f.error.take(),
             allow_reconnect: f.allow_reconnect.unwrap_or(false),
         },
         8 => HubMessage::Ack {

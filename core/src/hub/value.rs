@@ -156,9 +156,12 @@ impl RawValue {
     /// `value/direct.rs`); anything else, and every error, goes through the JSON text.
     pub fn to_serde<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
         match self {
-            RawValue::Json(b) => {
-                serde_json::from_slice(b).map_err(|e| ValueError::Deserialize(e.to_string()))
-            }
+            RawValue::Json(b) => match direct::from_json_string(b) {
+                Ok(value) => Ok(value),
+                Err(direct::Fallback) => {
+                    serde_json::from_slice(b).map_err(|e| ValueError::Deserialize(e.to_string()))
+                }
+            },
             RawValue::MessagePack(b) => match direct::from_msgpack(b) {
                 Ok(value) => Ok(value),
                 Err(direct::Fallback) => self.to_serde_via_json(),
@@ -245,7 +248,7 @@ fn with_scratch<E>(write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<
 }
 
 /// Whether serde_json (and so we) escape this byte inside a JSON string.
-fn escaped(b: u8) -> bool {
+pub(crate) fn escaped(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
@@ -263,7 +266,12 @@ pub(crate) fn put_json_str(out: &mut impl BufMut, s: &str) {
     while i < bytes.len() {
         let end = (i + BLOCK).min(bytes.len());
         let block = &bytes[i..end];
-        if block.iter().fold(false, |any, &b| any | escaped(b)) {
+        // Whole blocks as fixed-size arrays: the check compiles to a few vector compares.
+        let any = match <&[u8; BLOCK]>::try_from(block) {
+            Ok(whole) => whole.iter().fold(false, |any, &b| any | escaped(b)),
+            Err(_) => block.iter().fold(false, |any, &b| any | escaped(b)),
+        };
+        if any {
             for (j, &b) in (i..).zip(block) {
                 if escaped(b) {
                     out.put_slice(&bytes[start..j]);

@@ -521,3 +521,60 @@ fn values_of_any_size_and_nested_calls_come_out_whole() {
         }
     }
 }
+
+/// JSON texts around strings: plain, escaped, with control characters or invalid UTF-8,
+/// quotes inside, whitespace around, not quite strings.
+fn json_string_text() -> impl Strategy<Value = Vec<u8>> {
+    let ws = prop_oneof![Just(""), Just(" "), Just("\t\r\n "), Just("\u{a0}")];
+    let body = prop_oneof![
+        4 => "[a-zA-Z0-9 é€😀_-]{0,40}".prop_map(String::into_bytes),
+        1 => prop_oneof![Just("Unit"), Just("Newtype"), Just("x")].prop_map(|s| s.as_bytes().to_vec()),
+        1 => "[a-z\"\\\\\u{0}-\u{1f}]{0,6}".prop_map(String::into_bytes),
+        1 => prop::collection::vec(any::<u8>(), 0..6),
+    ];
+    (
+        ws.clone(),
+        body,
+        ws,
+        prop_oneof![6 => Just(""), 1 => Just("\""), 1 => Just("x")],
+    )
+        .prop_map(|(a, body, b, junk)| {
+            [
+                a.as_bytes(),
+                b"\"",
+                &body,
+                b"\"",
+                junk.as_bytes(),
+                b.as_bytes(),
+            ]
+            .concat()
+        })
+}
+
+proptest! {
+    #[test]
+    fn json_strings_read_directly_as_serde_json_reads_them(text in json_string_text()) {
+        same_reads(&RawValue::Json(Bytes::from(text)))?;
+    }
+}
+
+#[test]
+fn plain_json_strings_take_the_direct_path() {
+    assert_eq!(
+        direct::from_json_string::<String>(b" \"hello\"\n").unwrap(),
+        "hello"
+    );
+    assert_eq!(
+        direct::from_json_string::<Enum>(b"\"Unit\"").unwrap(),
+        Enum::Unit
+    );
+    assert!(direct::from_json_string::<String>(b"\"a\\nb\"").is_err());
+    assert!(direct::from_json_string::<String>(b"\"a\"b\"").is_err());
+    assert!(direct::from_json_string::<i64>(b"\"1\"").is_err());
+    assert!(direct::from_json_string::<String>(b"1").is_err());
+    // ...and the results are serde_json's either way.
+    for text in [&b"\"a\\nb\""[..], b"\"a\"b\"", b"\"1\"", b"1", b"\"\xff\""] {
+        let raw = RawValue::Json(Bytes::copy_from_slice(text));
+        assert_eq!(raw.to_serde::<String>(), raw.to_serde_via_json::<String>());
+    }
+}

@@ -431,3 +431,97 @@ fn member_names_with_escapes_and_argument_lists_of_any_length() {
         CodecError::InvalidJson(_)
     ));
 }
+
+#[test]
+fn fast_reader_and_serde_json_agree_on_edge_cases() {
+    let cases: &[&str] = &[
+        r#"{"type":1,"target":"m","arguments":[]}"#,
+        " \t{ \"type\" : 1 , \"target\" : \"m\" , \"arguments\" : [ 1 , \"x\" , {\"a\" : [null]} ] } \r\n",
+        r#"{"type":1,"target":"m","arguments":["\u00e9\n\"\\\/"]}"#,
+        r#"{"type":1,"target":"m","arguments":["\u00g0"]}"#,
+        "{\"type\":1,\"target\":\"m\",\"arguments\":[\"a\u{1}b\"]}",
+        r#"{"type":1,"target":"m","arguments":["\x"]}"#,
+        r#"{"type":1,"target":"m","arguments":[01]}"#,
+        r#"{"type":1,"target":"m","arguments":[-]}"#,
+        r#"{"type":1,"target":"m","arguments":[1.]}"#,
+        r#"{"type":1,"target":"m","arguments":[1e+]}"#,
+        r#"{"type":1,"target":"m","arguments":[-0.5e-7, 1E3, 0]}"#,
+        r#"{"type":1,"target":"m","arguments":[1,]}"#,
+        r#"{"type":1,"target":"m","arguments":[tru]}"#,
+        r#"{"type":1,"target":"m","arguments":[{"a":1,}]}"#,
+        r#"{"type":01,"target":"m","arguments":[]}"#,
+        r#"{"type":1.0,"target":"m","arguments":[]}"#,
+        r#"{"type":18446744073709551616,"target":"m","arguments":[]}"#,
+        r#"{"type":null,"target":"m","arguments":[]}"#,
+        r#"{"type":1,"target":"\u006d","arguments":[]}"#,
+        r#"{"type":1,"target":"m","arguments":[],"headers":{"a":"b","a":"c"}}"#,
+        r#"{"type":1,"target":"m","arguments":[],"headers":{"a":1}}"#,
+        r#"{"type":1,"target":"m","arguments":[],"streamIds":["1",2]}"#,
+        r#"{"type":7,"allowReconnect":true,"error":null}"#,
+        r#"{"type":7,"allowReconnect":1}"#,
+        r#"{"type":2,"invocationId":"1","item":  null  }"#,
+        r#"{"type":1,"target":"m","arguments":[]}x"#,
+        r#"{"type":1,"target":"m","arguments":[]"#,
+        r#"{"type":1,"target":"m","arguments":[],}"#,
+        r#"{"type":1 "target":"m"}"#,
+        "\u{feff}{\"type\":6}",
+        r#"{"type":6,"other":[[[[[[[[[[]]]]]]]]]]}"#,
+    ];
+    for text in cases {
+        let b = Bytes::copy_from_slice(text.as_bytes());
+        assert_eq!(
+            json::read_message(&b),
+            json::read_message_with_serde_json(&b),
+            "{text}"
+        );
+    }
+    // UTF-8: the fast reader checks it itself (strings, and ASCII only outside them).
+    let long = "é".repeat(40);
+    let e20 = "é".repeat(20);
+    let start: &[u8] = br#"{"type":1,"target":"m","arguments":[""#;
+    let byte_cases: Vec<Vec<u8>> = vec![
+        format!(r#"{{"type":1,"target":"m","arguments":["{long}","x{long}"]}}"#).into_bytes(),
+        [start, &[b'a'; 40], b"\xff\"]}"].concat(),
+        [start, &[b'a'; 40], b"\xc3\"]}"].concat(),
+        [start, e20.as_bytes(), b"\xe2\x82\"]}"].concat(),
+        [start, e20.as_bytes(), b"\x01\"]}"].concat(),
+        [start, e20.as_bytes(), b"\\n", e20.as_bytes(), b"\"]}"].concat(),
+        [start, b"\xff\"]}"].concat(),
+        b"{\"type\":1,\"target\":\"m\xff\",\"arguments\":[]}".to_vec(),
+        b"{\"type\":1,\"target\":\"m\",\"arguments\":[]}\xc3\xa9".to_vec(),
+        b"{\"type\":1,\"target\":\"m\",\"arguments\":[],\"\xc3\xa9\":1}".to_vec(),
+        b"{\"type\":1,\"target\":\"m\",\"arguments\":[\"a\\u00e9\xc3\xa9\\n\xe2\x82\xac\"]}"
+            .to_vec(),
+    ];
+    for text in byte_cases {
+        let b = Bytes::from(text);
+        assert_eq!(
+            json::read_message(&b),
+            json::read_message_with_serde_json(&b),
+            "{:?}",
+            String::from_utf8_lossy(&b)
+        );
+    }
+    let deep = format!(
+        "{{\"type\":6,\"x\":{}{}}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let b = Bytes::from(deep);
+    assert_eq!(
+        json::read_message(&b),
+        json::read_message_with_serde_json(&b)
+    );
+    // What a client sends takes the fast reader.
+    for text in [
+        r#"{"type":1,"target":"send","arguments":["user-1","hello",42]}"#,
+        r#"{"arguments":[],"invocationId":"0","streamIds":["1"],"target":"Up","type":4}"#,
+        r#"{"type":3,"invocationId":"7","result":{"a":[1,2.5,"x\n"]},"headers":{"k":"v"}}"#,
+        r#"{"type":6}"#,
+    ] {
+        assert!(
+            json::fast_reader_takes(&Bytes::copy_from_slice(text.as_bytes())),
+            "{text}"
+        );
+    }
+}

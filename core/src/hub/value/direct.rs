@@ -47,6 +47,7 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 use serde::ser::{self, Impossible, Serialize};
 
 use super::{MAX_DEPTH, put_i64, put_json_str, put_u64, timestamp_to_iso};
+use crate::hub::json::find_special;
 use crate::hub::msgpack::{self as mp, Cursor, Item};
 
 /// The name serde_json gives its `RawValue` when (de)serializing it: only serde_json can
@@ -1238,6 +1239,112 @@ impl<'de> de::VariantAccess<'de> for UnitVariant<'de> {
     }
 
     fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], _: V) -> Result<V::Value> {
+        Err(Fallback)
+    }
+}
+
+// ---- reading a JSON string ----
+
+/// Reads `T` from JSON text that is one string without escapes or control characters
+/// (whitespace around it allowed), exactly as serde_json would: the string is lent to the
+/// visitor. Anything else, and every error, is [`Fallback`].
+pub(crate) fn from_json_string<T: DeserializeOwned>(src: &[u8]) -> Result<T> {
+    let ws = |b: &u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
+    let start = src.iter().position(|b| !ws(b)).ok_or(Fallback)?;
+    let end = src.iter().rposition(|b| !ws(b)).ok_or(Fallback)? + 1;
+    let body = match &src[start..end] {
+        [b'"', body @ .., b'"'] => body,
+        _ => return Err(Fallback),
+    };
+    // The first quote, backslash or control character must be the closing quote.
+    let special = find_special(&src[start + 1..end]).ok_or(Fallback)?;
+    if special != body.len() {
+        return Err(Fallback);
+    }
+    T::deserialize(JsonStr { s: utf8(body)? })
+}
+
+/// A JSON string as serde_json's deserializer presents it: a borrowed `str` to whatever asks
+/// for a string, identifier, char or bytes, `Some` of itself, a unit variant; serde_json
+/// refuses it as anything else (left to it).
+struct JsonStr<'de> {
+    s: &'de str,
+}
+
+impl<'de> de::Deserializer<'de> for JsonStr<'de> {
+    type Error = Fallback;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_borrowed_str(self.s)
+    }
+
+    forward!(deserialize_any: deserialize_str deserialize_string deserialize_identifier
+        deserialize_char);
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_borrowed_bytes(self.s.as_bytes())
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        if name == JSON_RAW_VALUE_TOKEN {
+            return Err(Fallback);
+        }
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_enum(UnitVariant { name: self.s })
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_unit()
+    }
+
+    refuse!(deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_unit deserialize_seq
+        deserialize_map);
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> Result<V::Value> {
+        Err(Fallback)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value> {
+        Err(Fallback)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        _: V,
+    ) -> Result<V::Value> {
+        Err(Fallback)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value> {
         Err(Fallback)
     }
 }
